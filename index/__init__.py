@@ -1,0 +1,1 @@
+"""Articles in, searchable index out: readers, chunking, embedding, storage."""

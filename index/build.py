@@ -1,0 +1,309 @@
+"""Ingest and rebuild: articles in, chunks embedded, committed atomically with the FAISS file.
+
+A write is one SQLite transaction. The FAISS file for the next generation is written first,
+under its own name; the commit that records the new generation is what makes both visible.
+A crash before the commit leaves the previous generation whole; a stray file is removed later.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from index.chunker import chunk_text
+from index.embedder import Embedder
+from index.errors import IndexMismatch
+from index.lock import write_lock
+from index.manifest import Layout, Manifest, now_iso
+from index.records import Article, Chunk, ReadFailure
+from index.sentences import split_sentences
+from index.settings import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS, DEFAULT_MODEL, Settings
+from index.store import Store, StoredArticle, fingerprint
+from index.vectors import VectorIndex
+
+log = logging.getLogger(__name__)
+
+GROUP_CHUNKS = 4096  # chunks embedded and committed together; a crash loses at most one group
+MAX_TITLE_TOKENS = 32  # of the title prefix counted into each chunk's budget
+
+EmbedderFactory = Callable[[str], Embedder]
+
+
+@dataclass
+class IngestReport:
+    """What one ingest or rebuild did, for the summary line and for tests."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    duplicate: int = 0
+    failed: int = 0
+    chunks: int = 0
+    seconds: float = 0.0
+    failures: list[ReadFailure] = field(default_factory=list)
+
+    def summary(self) -> str:
+        rate = (
+            f" ({self.chunks / self.seconds:.1f} chunks/s)" if self.chunks and self.seconds else ""
+        )
+        return (
+            f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{self.duplicate} duplicate, {self.failed} failed; {self.chunks} chunks embedded "
+            f"in {self.seconds:.1f} s{rate}"
+        )
+
+
+def prepare(
+    article: Article, embedder: Embedder, chunk_tokens: int, overlap: int
+) -> tuple[list[Chunk], list[str]]:
+    """The article's chunks and the texts to embed for them (title, newline, chunk text)."""
+    title_tokens = min(len(embedder.token_spans([article.title])[0]), MAX_TITLE_TOKENS)
+    budget = min(chunk_tokens, embedder.max_tokens) - title_tokens - 1
+    chunks = chunk_text(
+        article.text,
+        split_sentences(article.text, article.lang),
+        embedder.token_spans,
+        budget=max(budget, 8),
+        overlap=overlap,
+    )
+    return chunks, [f"{article.title}\n{article.text[c.start : c.end]}" for c in chunks]
+
+
+class _Writer:
+    """An open index held under the write lock, with its vectors in memory."""
+
+    def __init__(self, settings: Settings, make_embedder: EmbedderFactory) -> None:
+        self.layout = Layout(settings.index_dir)
+        self.store = Store(self.layout.store)
+        self._make_embedder = make_embedder
+        self._embedder: Embedder | None = None
+        stored = self.store.get_meta("manifest")
+        if stored is None:
+            self.manifest = Manifest(
+                model=settings.model or DEFAULT_MODEL,
+                dimension=0,  # known once the model is loaded
+                chunk_tokens=settings.chunk_tokens or DEFAULT_CHUNK_TOKENS,
+                chunk_overlap=(
+                    DEFAULT_CHUNK_OVERLAP
+                    if settings.chunk_overlap is None
+                    else settings.chunk_overlap
+                ),
+                created=now_iso(),
+            )
+            self.vectors: VectorIndex | None = None
+        else:
+            self.manifest = Manifest.from_dict(stored)
+            self.manifest.check_format(settings.index_dir)
+            self.vectors = None  # loaded on first commit
+
+    def check_settings(self, settings: Settings) -> None:
+        """An ingest adds to the index as built; other settings need `qa rebuild`."""
+        m, folder = self.manifest, self.layout.folder
+        if settings.model is not None:
+            m.check_model(settings.model, folder)
+        for name, asked, built in (
+            ("--chunk-tokens", settings.chunk_tokens, m.chunk_tokens),
+            ("--chunk-overlap", settings.chunk_overlap, m.chunk_overlap),
+        ):
+            if asked is not None and asked != built:
+                raise IndexMismatch(
+                    f"the index in {folder} is chunked with {name} {built}, not {asked}; "
+                    f"run `qa rebuild --index {folder} {name} {asked}` to re-chunk it"
+                )
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = self._make_embedder(self.manifest.model)
+            dim = self._embedder.dimension
+            if self.manifest.dimension not in (0, dim):
+                raise IndexMismatch(
+                    f"the model {self.manifest.model!r} gives {dim}-dimensional vectors but the "
+                    f"index in {self.layout.folder} holds {self.manifest.dimension}; "
+                    f"run `qa rebuild --index {self.layout.folder}`"
+                )
+            self.manifest = self.manifest.with_(dimension=dim)
+        return self._embedder
+
+    def current_vectors(self) -> VectorIndex:
+        if self.vectors is None:
+            path = self.layout.vectors(self.manifest.generation)
+            if self.manifest.generation and path.exists():
+                self.vectors = VectorIndex.load(path)
+            else:
+                ids, vecs = self.store.vectors(self.manifest.dimension)
+                self.vectors = VectorIndex.build(ids, vecs, self.manifest.dimension)
+        return self.vectors
+
+    def commit(
+        self,
+        batch: list[tuple[Article, StoredArticle | None, list[Chunk]]],
+        vectors: np.ndarray,
+        *,
+        replace_all: bool = False,
+    ) -> None:
+        """Store the batch's articles and chunks, and the FAISS file, as one generation."""
+        now = now_iso()
+        index = (
+            VectorIndex.empty(self.manifest.dimension) if replace_all else self.current_vectors()
+        )
+        with self.store.transaction():
+            if replace_all:
+                self.store.delete_all_chunks()
+            removed: list[int] = []
+            added: list[int] = []
+            row = 0
+            for article, old, chunks in batch:
+                if old is not None and not replace_all:
+                    removed += self.store.delete_chunks(old.rowid)
+                rowid = self.store.put_article(article, now)
+                added += self.store.add_chunks(
+                    rowid, article, chunks, vectors[row : row + len(chunks)]
+                )
+                row += len(chunks)
+            articles, chunks_total = self.store.counts()
+            manifest = self.manifest.with_(
+                articles=articles,
+                chunks=chunks_total,
+                generation=self.manifest.generation + 1,
+                updated=now,
+            )
+            self.store.set_meta("manifest", manifest.to_dict())
+            index.remove(removed)
+            index.add(np.asarray(added, dtype=np.int64), vectors)
+            index.save(self.layout.vectors(manifest.generation))
+        self.manifest, self.vectors = manifest, index
+        manifest.write_mirror(self.layout)
+        self._remove_stale_files()
+
+    def _remove_stale_files(self) -> None:
+        keep = self.layout.vectors(self.manifest.generation)
+        for path in self.layout.all_vector_files():
+            if path != keep:
+                path.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def ingest(
+    settings: Settings,
+    items: Iterable[Article | ReadFailure],
+    make_embedder: EmbedderFactory,
+    *,
+    progress: bool = False,
+    on_failure: Callable[[ReadFailure], None] | None = None,
+    on_wait: Callable[[str], None] | None = None,
+) -> IngestReport:
+    """Add new and changed articles; unchanged ones are skipped without embedding."""
+    started = time.perf_counter()
+    report = IngestReport()
+    settings.index_dir.mkdir(parents=True, exist_ok=True)
+    with write_lock(settings.index_dir, on_wait):
+        writer = _Writer(settings, make_embedder)
+        try:
+            writer.check_settings(settings)
+            pending: list[tuple[Article, StoredArticle | None, list[Chunk]]] = []
+            inputs: list[str] = []
+            seen: dict[str, str] = {}  # text hash -> id, for this run
+            seen_ids: set[str] = set()
+
+            def flush() -> None:
+                if pending:
+                    vectors = writer.embedder.embed_batch(inputs, progress=progress)
+                    writer.commit(pending, vectors)
+                    report.chunks += len(inputs)
+                    pending.clear()
+                    inputs.clear()
+
+            for item in items:
+                if isinstance(item, ReadFailure):
+                    report.failed += 1
+                    report.failures.append(item)
+                    if on_failure:
+                        on_failure(item)
+                    continue
+                old = writer.store.find_article(item.id)
+                if old is not None and old.fingerprint == fingerprint(item):
+                    report.unchanged += 1
+                    continue
+                owner = seen.get(item.text_hash) or writer.store.find_text(item.text_hash)
+                if owner is not None and owner != item.id:
+                    log.info("%s: same text as %s, stored once", item.path or item.id, owner)
+                    report.duplicate += 1
+                    continue
+                if item.id in seen_ids:
+                    report.duplicate += 1  # the same id twice in one run: the first one wins
+                    continue
+                seen[item.text_hash] = item.id
+                seen_ids.add(item.id)
+                chunks, texts = prepare(
+                    item,
+                    writer.embedder,
+                    writer.manifest.chunk_tokens,
+                    writer.manifest.chunk_overlap,
+                )
+                pending.append((item, old, chunks))
+                inputs.extend(texts)
+                if old is None:
+                    report.added += 1
+                else:
+                    report.updated += 1
+                if len(inputs) >= GROUP_CHUNKS:
+                    flush()
+            flush()
+        finally:
+            writer.close()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def rebuild(
+    settings: Settings,
+    make_embedder: EmbedderFactory,
+    *,
+    progress: bool = False,
+    on_wait: Callable[[str], None] | None = None,
+) -> IngestReport:
+    """Re-chunk and re-embed every stored article, then swap the result in with one commit."""
+    started = time.perf_counter()
+    report = IngestReport()
+    if not Layout(settings.index_dir).store.exists():
+        from index.errors import IndexMissing
+
+        raise IndexMissing(f"no index in {settings.index_dir}; run `qa ingest PATH` first")
+    with write_lock(settings.index_dir, on_wait):
+        writer = _Writer(settings, make_embedder)
+        try:
+            m = writer.manifest
+            writer.manifest = m.with_(
+                model=settings.model or m.model,
+                dimension=0,
+                chunk_tokens=settings.chunk_tokens or m.chunk_tokens,
+                chunk_overlap=(
+                    m.chunk_overlap if settings.chunk_overlap is None else settings.chunk_overlap
+                ),
+            )
+            batch: list[tuple[Article, StoredArticle | None, list[Chunk]]] = []
+            inputs: list[str] = []
+            for article in list(writer.store.articles()):
+                chunks, texts = prepare(
+                    article,
+                    writer.embedder,
+                    writer.manifest.chunk_tokens,
+                    writer.manifest.chunk_overlap,
+                )
+                batch.append((article, None, chunks))
+                inputs.extend(texts)
+            vectors = writer.embedder.embed_batch(inputs, progress=progress)
+            writer.commit(batch, vectors, replace_all=True)
+            report.updated = len(batch)
+            report.chunks = len(inputs)
+        finally:
+            writer.close()
+    report.seconds = time.perf_counter() - started
+    return report

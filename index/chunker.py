@@ -1,0 +1,82 @@
+"""Articles into sentence-aligned, overlapping chunks measured in the model's word-pieces."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from index.records import Chunk
+
+# texts -> for each text, the (start, end) character span of every word-piece
+TokenSpans = Callable[[Sequence[str]], list[list[tuple[int, int]]]]
+
+
+def chunk_text(
+    text: str,
+    sentences: Sequence[tuple[int, int]],
+    token_spans: TokenSpans,
+    *,
+    budget: int,
+    overlap: int,
+) -> list[Chunk]:
+    """Group whole sentences into chunks of at most `budget` word-pieces.
+
+    Each chunk after the first repeats the trailing sentences of the one before, up to
+    `overlap` word-pieces. A sentence longer than `budget` is cut at word-piece boundaries
+    (at whitespace where one is near), the only case where a chunk edge is not a sentence edge.
+    """
+    units = _units(text, sentences, token_spans, budget)
+    chunks: list[Chunk] = []
+    i = 0
+    while i < len(units):
+        j, used = i, 0
+        while j < len(units) and (j == i or used + units[j][2] <= budget):
+            used += units[j][2]
+            j += 1
+        part = units[i:j]
+        chunks.append(
+            Chunk(
+                seq=len(chunks),
+                start=part[0][0],
+                end=part[-1][1],
+                sentences=tuple((s, e) for s, e, _ in part),
+                tokens=used,
+            )
+        )
+        if j >= len(units):
+            break
+        # Step back over trailing sentences that fit the overlap, never to where we began.
+        back, carried = j, 0
+        while back - 1 > i and carried + units[back - 1][2] <= overlap:
+            back -= 1
+            carried += units[back][2]
+        i = back
+    return chunks
+
+
+def _units(
+    text: str,
+    sentences: Sequence[tuple[int, int]],
+    token_spans: TokenSpans,
+    budget: int,
+) -> list[tuple[int, int, int]]:
+    """(start, end, tokens) for each sentence, over-long sentences split into pieces."""
+    spans = token_spans([text[s:e] for s, e in sentences])
+    units: list[tuple[int, int, int]] = []
+    for (start, end), pieces in zip(sentences, spans, strict=True):
+        if len(pieces) <= budget:
+            units.append((start, end, max(len(pieces), 1)))
+            continue
+        k = 0
+        while k < len(pieces):
+            stop = min(k + budget, len(pieces))
+            if stop < len(pieces):
+                # Prefer to cut where a space separates two word-pieces.
+                for cut in range(stop, k + budget // 2, -1):
+                    if pieces[cut][0] > pieces[cut - 1][1]:
+                        stop = cut
+                        break
+            s = start + pieces[k][0]
+            e = start + pieces[stop - 1][1] if stop < len(pieces) else end
+            units.append((s, e, stop - k))
+            k = stop
+    return units

@@ -1,0 +1,121 @@
+"""Reading an index back: the store and the FAISS file of one committed generation."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from index.errors import IndexCorrupt, IndexMissing
+from index.manifest import Layout, Manifest
+from index.records import StoredChunk
+from index.store import Store
+from index.vectors import VectorIndex
+
+log = logging.getLogger(__name__)
+
+_RETRIES = 20  # a writer may replace the FAISS file between our reading its name and opening it
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    folder: Path
+    articles: int
+    chunks: int
+    model: str
+    dimension: int
+    search: str
+    bytes_on_disk: int
+    newest_published: str | None
+    updated: str
+    generation: int
+
+
+class IndexReader:
+    """A read-only view that follows the writers: `refresh()` picks up a newer generation."""
+
+    def __init__(self, folder: Path) -> None:
+        self.layout = Layout(folder)
+        if not self.layout.store.exists():
+            raise IndexMissing(f"no index in {folder}; run `qa ingest PATH --index {folder}` first")
+        self.store = Store(self.layout.store, readonly=True)
+        self.manifest, self._vectors = self._load()
+
+    def _load(self) -> tuple[Manifest, VectorIndex]:
+        folder = self.layout.folder
+        for _ in range(_RETRIES):
+            data = self.store.get_meta("manifest")
+            if data is None:
+                raise IndexMissing(f"the index in {folder} is empty; run `qa ingest PATH` first")
+            manifest = Manifest.from_dict(data)
+            manifest.check_format(folder)
+            try:
+                vectors = VectorIndex.load(self.layout.vectors(manifest.generation))
+            except RuntimeError:
+                if self._generation() != manifest.generation:
+                    continue  # replaced under us: read the newer one
+                break
+            if len(vectors) != manifest.chunks:
+                if self._generation() != manifest.generation:
+                    continue
+                raise IndexCorrupt(
+                    f"the vector file in {folder} holds {len(vectors)} vectors but the store "
+                    f"{manifest.chunks} chunks; run `qa doctor --repair --index {folder}`"
+                )
+            return manifest, vectors
+        # The FAISS file is derived: rebuild it in memory from the store and carry on.
+        log.warning(
+            "no usable vector file in %s; rebuilt in memory (run `qa doctor --repair`)", folder
+        )
+        with self.store.snapshot():
+            manifest = Manifest.from_dict(self.store.get_meta("manifest"))
+            ids, vecs = self.store.vectors(manifest.dimension)
+        return manifest, VectorIndex.build(ids, vecs, manifest.dimension)
+
+    def _generation(self) -> int:
+        data = self.store.get_meta("manifest")
+        return -1 if data is None else int(data["generation"])
+
+    def refresh(self) -> bool:
+        """Reload if a writer committed since; True when it did. Cheap when nothing changed."""
+        if self._generation() == self.manifest.generation:
+            return False
+        self.manifest, self._vectors = self._load()
+        log.info("index reloaded at generation %d", self.manifest.generation)
+        return True
+
+    def dense(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Top `k` (chunk id, cosine) for a (d,) unit query vector."""
+        return self._vectors.search(query, k)
+
+    def vectors_of(self, ids: list[int]) -> np.ndarray:
+        """(len(ids), d) stored unit vectors of chunks known to this generation."""
+        return self._vectors.vectors_of(ids)
+
+    def keyword(self, text: str, k: int) -> list[tuple[int, float]]:
+        """Top `k` (chunk id, BM25) for any user text."""
+        return self.store.keyword(text, k)
+
+    def chunks(self, ids: list[int]) -> dict[int, StoredChunk]:
+        return self.store.chunks(ids)
+
+    def stats(self) -> IndexStats:
+        m = self.manifest
+        size = sum(p.stat().st_size for p in self.layout.folder.iterdir() if p.is_file())
+        return IndexStats(
+            folder=self.layout.folder,
+            articles=m.articles,
+            chunks=m.chunks,
+            model=m.model,
+            dimension=m.dimension,
+            search=m.search,
+            bytes_on_disk=size,
+            newest_published=self.store.newest_published(),
+            updated=m.updated,
+            generation=m.generation,
+        )
+
+    def close(self) -> None:
+        self.store.close()

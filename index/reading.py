@@ -1,0 +1,135 @@
+"""Files and folders in, Articles (or named failures) out."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from index.html_reader import parse_html
+from index.json_reader import parse_json, parse_jsonl
+from index.records import Article, ReadFailure
+from index.text_reader import parse_text
+
+log = logging.getLogger(__name__)
+
+TEXT = frozenset({".txt", ".text", ".md", ".markdown"})
+HTML = frozenset({".html", ".htm", ".xhtml"})
+JSON = frozenset({".json"})
+JSONL = frozenset({".jsonl", ".ndjson"})
+SUPPORTED = TEXT | HTML | JSON | JSONL
+
+
+def find_files(paths: Iterable[Path]) -> Iterator[Path | ReadFailure]:
+    """Every supported file under `paths`, in a stable order; folders are walked recursively.
+
+    A named file is always returned (its type is checked when read); inside folders, hidden
+    entries and files of other types are passed over.
+    """
+    for root in paths:
+        if root.is_dir():
+            yield from _walk(root)
+        elif root.exists():
+            yield root
+        else:
+            yield ReadFailure(str(root), "no such file or folder")
+
+
+def _walk(root: Path) -> Iterator[Path | ReadFailure]:
+    def on_error(err: OSError) -> None:
+        failures.append(ReadFailure(str(err.filename or root), _os_reason(err)))
+
+    failures: list[ReadFailure] = []
+    # followlinks=False: a symlinked folder could loop; symlinked files are still read.
+    for folder, dirs, files in os.walk(root, onerror=on_error, followlinks=False):
+        yield from failures
+        failures.clear()
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            path = Path(folder) / name
+            if not name.startswith(".") and path.suffix.lower() in SUPPORTED:
+                yield path
+    yield from failures
+
+
+def read_file(path: Path, *, ident: str, max_bytes: int) -> Iterator[Article | ReadFailure]:
+    """The articles in one file. `ident` is the stable name used for ids and messages."""
+    where = str(path)
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED:
+        yield ReadFailure(
+            where,
+            f"unsupported file type {suffix or '(none)'}; expected one of "
+            f"{', '.join(sorted(SUPPORTED))}",
+        )
+        return
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            yield ReadFailure(
+                where,
+                f"file is {size / 1e6:.1f} MB, over the "
+                f"{max_bytes / 1e6:.0f} MB limit (raise QA_MAX_FILE_MB to read it)",
+            )
+            return
+        if not path.is_file():
+            yield ReadFailure(where, "not a regular file")
+            return
+        with path.open("rb") as f:
+            data = f.read(max_bytes + 1)
+    except OSError as e:
+        yield ReadFailure(where, _os_reason(e))
+        return
+    raw = _decode(data, where)
+    if isinstance(raw, ReadFailure):
+        yield raw
+        return
+    if not raw.strip():
+        yield ReadFailure(where, "file is empty")
+        return
+    if suffix in JSON:
+        yield from parse_json(raw, path=where)
+    elif suffix in JSONL:
+        yield from parse_jsonl(raw, path=where)
+    else:
+        parse = parse_html if suffix in HTML else parse_text
+        result = parse(raw, fallback_id=ident, path=where)
+        yield ReadFailure(where, result) if isinstance(result, str) else result
+
+
+def locate(paths: Iterable[Path]) -> Iterator[tuple[Path, str] | ReadFailure]:
+    """(file, stable name) for every file under `paths`: the name is relative to the folder
+    given (its own name included), or the bare file name for a file given directly."""
+    for root in paths:
+        base = root.parent if root.is_dir() else None
+        for item in find_files([root]):
+            if isinstance(item, ReadFailure):
+                yield item
+            else:
+                yield item, item.relative_to(base).as_posix() if base else item.name
+
+
+def read_paths(paths: Iterable[Path], *, max_bytes: int) -> Iterator[Article | ReadFailure]:
+    """Articles from files and folders; path-derived ids are 'file:' + the stable name."""
+    for item in locate(paths):
+        if isinstance(item, ReadFailure):
+            yield item
+        else:
+            yield from read_file(item[0], ident=f"file:{item[1]}", max_bytes=max_bytes)
+
+
+def _decode(data: bytes, where: str) -> str | ReadFailure:
+    if b"\x00" in data[:8192]:
+        return ReadFailure(where, "binary file (holds NUL bytes), not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        return ReadFailure(
+            f"{where}:{line}", f"invalid UTF-8 at byte {e.start}; save the file as UTF-8"
+        )
+
+
+def _os_reason(e: OSError) -> str:
+    return e.strerror.lower() if e.strerror else str(e)

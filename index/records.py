@@ -1,0 +1,67 @@
+"""The values that travel through the index: articles, chunks, read failures."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Article:
+    """One news article as a reader found it. `text` is what offsets point into."""
+
+    id: str
+    title: str
+    text: str
+    url: str | None = None
+    published: str | None = None  # ISO 8601
+    source: str | None = None
+    lang: str | None = None
+    path: str | None = None  # where it was read from, for messages
+
+    @property
+    def text_hash(self) -> str:
+        """Identity of the text: the same text under two ids is stored once."""
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class ReadFailure:
+    """An input that could not be read; `where` is 'path' or 'path:line'."""
+
+    where: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A span of an article's text, sentence-aligned; offsets index `Article.text`."""
+
+    seq: int
+    start: int
+    end: int
+    sentences: tuple[tuple[int, int], ...]  # article-relative spans of whole sentences
+    tokens: int
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A chunk read back from the store, with what a citation needs."""
+
+    id: int
+    article_id: str
+    title: str
+    url: str | None
+    published: str | None
+    source: str | None
+    text: str  # == article text[start:end]
+    start: int
+    end: int
+    sentences: tuple[tuple[int, int], ...]
+
+    def sentence_text(self, start: int, end: int) -> str:
+        """The text of an article-relative span that lies inside this chunk."""
+        return self.text[start - self.start : end - self.start]

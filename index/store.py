@@ -1,0 +1,304 @@
+"""The SQLite store: articles, chunks with their vectors, keyword search, the manifest.
+
+Everything needed to rebuild the FAISS file lives here, so that file is a derived artifact.
+Writes happen inside `transaction()`; WAL mode lets readers go on while a writer writes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.errors import IndexCorrupt
+from index.records import Article, Chunk, StoredChunk
+from index.textnorm import fold, terms
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL,
+    url TEXT, published TEXT, source TEXT, lang TEXT, path TEXT,
+    text_hash TEXT NOT NULL UNIQUE,
+    added TEXT NOT NULL,
+    updated TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,      -- the FAISS id; never reused
+    article INTEGER NOT NULL REFERENCES articles(rowid),
+    seq INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    tokens INTEGER NOT NULL,
+    sentences TEXT NOT NULL,                    -- JSON [[start, end], ...], article offsets
+    vector BLOB NOT NULL                        -- float32, unit length
+);
+CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks(article);
+CREATE INDEX IF NOT EXISTS articles_by_date ON articles(published);
+-- Contentless: rows are folded title + chunk text; deleting re-supplies the same text.
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    body, content='', tokenize='unicode61 remove_diacritics 2'
+);
+"""
+
+_CHUNK_COLUMNS = """
+    c.id, a.id, a.title, a.url, a.published, a.source,
+    substr(a.text, c.start + 1, c."end" - c.start), c.start, c."end", c.sentences
+"""
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """What ingest needs to know of an article already stored."""
+
+    rowid: int
+    id: str
+    text_hash: str
+    fingerprint: str  # hash of every stored field; a change means re-chunk and re-embed
+
+
+def fingerprint(article: Article) -> str:
+    import hashlib
+
+    fields = [article.title, article.text, article.url, article.published, article.source]
+    return hashlib.sha256(json.dumps(fields).encode("utf-8")).hexdigest()
+
+
+class Store:
+    """One SQLite file. `readonly` connections only query (bots, `qa ask`)."""
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA busy_timeout = 30000")
+        if readonly:
+            self._db.execute("PRAGMA query_only = 1")
+        else:
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = FULL")
+            self._db.executescript(_SCHEMA)
+        self._db.execute("PRAGMA foreign_keys = ON")
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """A read transaction: every query inside sees one committed state."""
+        self._db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self._db.execute("COMMIT")
+
+    # -- meta -----------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> Any:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self._db.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, json.dumps(value)),
+        )
+
+    # -- articles -------------------------------------------------------------------------
+
+    def find_article(self, article_id: str) -> StoredArticle | None:
+        row = self._db.execute(
+            "SELECT rowid, id, text_hash, title, text, url, published, source "
+            "FROM articles WHERE id = ?",
+            (article_id,),
+        ).fetchone()
+        return None if row is None else _stored(row)
+
+    def find_text(self, text_hash: str) -> str | None:
+        """The id of the article holding exactly this text, if any."""
+        row = self._db.execute(
+            "SELECT id FROM articles WHERE text_hash = ?", (text_hash,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def put_article(self, article: Article, now: str) -> int:
+        """Insert or replace the article's fields (its chunks must be deleted first)."""
+        values = (
+            article.title,
+            article.text,
+            article.url,
+            article.published,
+            article.source,
+            article.lang,
+            article.path,
+            article.text_hash,
+            now,
+        )
+        row = self._db.execute("SELECT rowid FROM articles WHERE id = ?", (article.id,)).fetchone()
+        if row is not None:
+            self._db.execute(
+                "UPDATE articles SET title=?, text=?, url=?, published=?, source=?, lang=?, "
+                "path=?, text_hash=?, updated=? WHERE rowid=?",
+                (*values, row[0]),
+            )
+            return int(row[0])
+        cur = self._db.execute(
+            "INSERT INTO articles(title, text, url, published, source, lang, path, text_hash, "
+            "updated, added, id) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (*values, now, article.id),
+        )
+        return int(cur.lastrowid or 0)
+
+    def articles(self) -> Iterator[Article]:
+        rows = self._db.execute(
+            "SELECT id, title, text, url, published, source, lang, path FROM articles "
+            "ORDER BY rowid"
+        )
+        for r in rows:
+            yield Article(*r)
+
+    # -- chunks ---------------------------------------------------------------------------
+
+    def add_chunks(
+        self, article_rowid: int, article: Article, chunks: Sequence[Chunk], vectors: np.ndarray
+    ) -> list[int]:
+        """Store chunks with their (n, d) float32 vectors; returns their new ids."""
+        ids = []
+        for chunk, vector in zip(chunks, vectors, strict=True):
+            cur = self._db.execute(
+                'INSERT INTO chunks(article, seq, start, "end", tokens, sentences, vector) '
+                "VALUES (?,?,?,?,?,?,?)",
+                (
+                    article_rowid,
+                    chunk.seq,
+                    chunk.start,
+                    chunk.end,
+                    chunk.tokens,
+                    json.dumps(chunk.sentences),
+                    np.asarray(vector, np.float32).tobytes(),
+                ),
+            )
+            chunk_id = int(cur.lastrowid or 0)
+            body = fold(f"{article.title}\n{article.text[chunk.start : chunk.end]}")
+            self._db.execute("INSERT INTO chunks_fts(rowid, body) VALUES (?, ?)", (chunk_id, body))
+            ids.append(chunk_id)
+        return ids
+
+    def delete_chunks(self, article_rowid: int) -> list[int]:
+        """Remove an article's chunks (and their keyword entries); returns the ids removed."""
+        row = self._db.execute(
+            "SELECT title, text FROM articles WHERE rowid = ?", (article_rowid,)
+        ).fetchone()
+        if row is None:
+            return []
+        title, text = row
+        rows = self._db.execute(
+            'SELECT id, start, "end" FROM chunks WHERE article = ?', (article_rowid,)
+        ).fetchall()
+        for chunk_id, start, end in rows:
+            self._db.execute(
+                "INSERT INTO chunks_fts(chunks_fts, rowid, body) VALUES ('delete', ?, ?)",
+                (chunk_id, fold(f"{title}\n{text[start:end]}")),
+            )
+        self._db.execute("DELETE FROM chunks WHERE article = ?", (article_rowid,))
+        return [r[0] for r in rows]
+
+    def delete_all_chunks(self) -> None:
+        self._db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('delete-all')")
+        self._db.execute("DELETE FROM chunks")
+
+    def vectors(self, dimension: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids (n,) int64, vectors (n, dimension) float32) of every chunk, in id order."""
+        (n,) = self._db.execute("SELECT count(*) FROM chunks").fetchone()
+        ids = np.empty(n, dtype=np.int64)
+        out = np.empty((n, dimension), dtype=np.float32)
+        rows = self._db.execute("SELECT id, vector FROM chunks ORDER BY id")
+        for i, (chunk_id, blob) in enumerate(rows):
+            if i >= n or len(blob) != dimension * 4:
+                raise IndexCorrupt(
+                    f"chunk {chunk_id} has a vector of the wrong size; run `qa rebuild`"
+                )
+            ids[i] = chunk_id
+            out[i] = np.frombuffer(blob, dtype=np.float32)
+        return ids, out
+
+    def chunks(self, ids: Iterable[int]) -> dict[int, StoredChunk]:
+        """The chunks with these ids that still exist, with their article's metadata."""
+        wanted = list(dict.fromkeys(int(i) for i in ids))
+        if not wanted:
+            return {}
+        marks = ",".join("?" * len(wanted))
+        rows = self._db.execute(
+            f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN articles a ON a.rowid = c.article "
+            f"WHERE c.id IN ({marks})",
+            wanted,
+        )
+        out = {}
+        for cid, aid, title, url, published, source, text, start, end, sentences in rows:
+            out[cid] = StoredChunk(
+                id=cid,
+                article_id=aid,
+                title=title,
+                url=url,
+                published=published,
+                source=source,
+                text=text,
+                start=start,
+                end=end,
+                sentences=tuple(tuple(s) for s in json.loads(sentences)),
+            )
+        return out
+
+    def keyword(self, query: str, k: int) -> list[tuple[int, float]]:
+        """Top `k` (chunk id, BM25 score; higher is better) for any user text.
+
+        Every query word is quoted, so FTS operators (AND, NEAR, *, column:) in the text
+        are searched as words, never parsed.
+        """
+        words = list(dict.fromkeys(terms(query)))
+        if not words or k <= 0:
+            return []
+        match = " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
+        rows = self._db.execute(
+            "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? "
+            "ORDER BY bm25(chunks_fts) LIMIT ?",
+            (match, k),
+        )
+        return [(int(r), -float(s)) for r, s in rows]
+
+    # -- figures --------------------------------------------------------------------------
+
+    def counts(self) -> tuple[int, int]:
+        (articles,) = self._db.execute("SELECT count(*) FROM articles").fetchone()
+        (chunks,) = self._db.execute("SELECT count(*) FROM chunks").fetchone()
+        return int(articles), int(chunks)
+
+    def newest_published(self) -> str | None:
+        (newest,) = self._db.execute("SELECT max(published) FROM articles").fetchone()
+        return newest
+
+
+def _stored(row: tuple[Any, ...]) -> StoredArticle:
+    rowid, aid, text_hash, title, text, url, published, source = row
+    article = Article(id=aid, title=title, text=text, url=url, published=published, source=source)
+    return StoredArticle(rowid=rowid, id=aid, text_hash=text_hash, fingerprint=fingerprint(article))

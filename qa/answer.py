@@ -1,0 +1,99 @@
+"""The values of a question's trip: Question -> [Hit] -> [Quote] -> Answer."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from index.errors import QAError
+from index.records import StoredChunk
+
+MAX_QUESTION_CHARS = 1000  # longer questions are cut here; the model reads ~256 word-pieces
+_SPACE = re.compile(r"\s+")
+
+
+class EmptyQuestion(QAError):
+    """The question has no words in it."""
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question as retrieval sees it: control characters gone, spaces collapsed, capped."""
+
+    text: str
+    k: int = 5
+    truncated: bool = False
+
+    @classmethod
+    def parse(cls, raw: str, k: int = 5) -> Question:
+        cleaned = "".join(
+            " " if unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") else ch for ch in raw
+        )
+        text = _SPACE.sub(" ", cleaned).strip()
+        if not any(ch.isalnum() for ch in text):
+            raise EmptyQuestion(
+                "the question is empty; ask something, for example "
+                '"Why won\'t South Korea arm Ukraine?"'
+            )
+        truncated = len(text) > MAX_QUESTION_CHARS
+        return cls(text=text[:MAX_QUESTION_CHARS], k=max(1, k), truncated=truncated)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved passage and how it scored."""
+
+    chunk: StoredChunk
+    score: float  # fused rank score, higher is better
+    cosine: float  # dense similarity of question and passage
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A verbatim sentence: `text == article_text[start:end]`."""
+
+    text: str
+    article_id: str
+    title: str
+    url: str | None
+    published: str | None
+    chunk_id: int
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Passage:
+    chunk_id: int
+    article_id: str
+    title: str
+    url: str | None
+    published: str | None
+    text: str
+    score: float
+
+    @classmethod
+    def of(cls, hit: Hit) -> Passage:
+        c = hit.chunk
+        return cls(c.id, c.article_id, c.title, c.url, c.published, c.text, round(hit.score, 6))
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What `qa ask --json` prints; the schema is documented in the README."""
+
+    question: str
+    abstained: bool
+    quotes: tuple[Quote, ...]
+    passages: tuple[Passage, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "abstained": self.abstained,
+            "quotes": [asdict(q) for q in self.quotes],
+            "passages": [asdict(p) for p in self.passages],
+        }
