@@ -1,0 +1,73 @@
+"""Shared fixtures: the real bundled model loaded once, indexes built in tmp_path."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no test may reach a model hub
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from index.embedder import Embedder
+from index.settings import Settings
+from tests.fakes import HashingEmbedder
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_DIR = ROOT / "examples" / "demo"
+DEMO_QUESTION = "Why won't South Korea arm Ukraine?"
+DEMO_ANSWER_START = "Despite this, South Korean President Yoon Seok-yul"
+
+
+@pytest.fixture(scope="session")
+def real_embedder() -> Embedder:
+    """The bundled all-MiniLM-L6-v2, loaded once per test session."""
+    from index.embedder import SentenceTransformerEmbedder
+    from index.settings import DEFAULT_MODEL
+
+    return SentenceTransformerEmbedder(DEFAULT_MODEL)
+
+
+@pytest.fixture
+def real_factory(real_embedder: Embedder) -> Callable[[str], Embedder]:
+    """An embedder factory handing out the shared real model (for the default model name)."""
+
+    def make(model: str) -> Embedder:
+        assert model == real_embedder.name, f"tests only have the bundled model, not {model}"
+        return real_embedder
+
+    return make
+
+
+@pytest.fixture
+def hashing() -> HashingEmbedder:
+    return HashingEmbedder()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings.from_env({}, index_dir=tmp_path / "index")
+
+
+@pytest.fixture(scope="session")
+def demo_index(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder) -> Path:
+    """An index of the bundled demo corpus built with the real model; copy before writing."""
+    from index.build import ingest
+    from index.reading import read_paths
+
+    folder = tmp_path_factory.mktemp("demo") / "index"
+    s = Settings.from_env({}, index_dir=folder)
+    report = ingest(s, read_paths([DEMO_DIR], max_bytes=10**7), lambda _m: real_embedder)
+    assert report.added == 1 and report.failed == 0
+    return folder
+
+
+@pytest.fixture
+def demo_copy(demo_index: Path, tmp_path: Path) -> Path:
+    """A private, writable copy of the demo index."""
+    target = tmp_path / "demo-index"
+    shutil.copytree(demo_index, target, ignore=shutil.ignore_patterns(".lock"))
+    return target
