@@ -21,7 +21,7 @@ from index.lock import write_lock
 from index.manifest import Layout, Manifest, now_iso
 from index.records import Article, Chunk, ReadFailure
 from index.sentences import split_sentences
-from index.settings import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS, DEFAULT_MODEL, Settings
+from index.settings import DEFAULT_CHUNK_TOKENS, DEFAULT_MODEL, Settings
 from index.store import Store, StoredArticle, fingerprint
 from index.vectors import VectorIndex
 
@@ -83,15 +83,12 @@ class _Writer:
         self._embedder: Embedder | None = None
         stored = self.store.get_meta("manifest")
         if stored is None:
+            tokens = settings.chunk_tokens or DEFAULT_CHUNK_TOKENS
             self.manifest = Manifest(
                 model=settings.model or DEFAULT_MODEL,
                 dimension=0,  # known once the model is loaded
-                chunk_tokens=settings.chunk_tokens or DEFAULT_CHUNK_TOKENS,
-                chunk_overlap=(
-                    DEFAULT_CHUNK_OVERLAP
-                    if settings.chunk_overlap is None
-                    else settings.chunk_overlap
-                ),
+                chunk_tokens=tokens,
+                chunk_overlap=settings.effective_overlap(tokens),
                 created=now_iso(),
             )
             self.vectors: VectorIndex | None = None
@@ -280,13 +277,18 @@ def rebuild(
         writer = _Writer(settings, make_embedder)
         try:
             m = writer.manifest
+            tokens = settings.chunk_tokens or m.chunk_tokens
+            same_size = settings.chunk_tokens in (None, m.chunk_tokens)
+            overlap = (
+                m.chunk_overlap
+                if same_size and settings.chunk_overlap is None
+                else settings.effective_overlap(tokens)
+            )
             writer.manifest = m.with_(
                 model=settings.model or m.model,
                 dimension=0,
-                chunk_tokens=settings.chunk_tokens or m.chunk_tokens,
-                chunk_overlap=(
-                    m.chunk_overlap if settings.chunk_overlap is None else settings.chunk_overlap
-                ),
+                chunk_tokens=tokens,
+                chunk_overlap=overlap,
             )
             batch: list[tuple[Article, StoredArticle | None, list[Chunk]]] = []
             inputs: list[str] = []

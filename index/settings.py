@@ -52,7 +52,7 @@ class Settings:
         tokens = self.chunk_tokens or DEFAULT_CHUNK_TOKENS
         if tokens < 16:
             raise ConfigError(f"chunk size must be at least 16 tokens, got {tokens}")
-        overlap = DEFAULT_CHUNK_OVERLAP if self.chunk_overlap is None else self.chunk_overlap
+        overlap = self.effective_overlap(tokens)
         if not 0 <= overlap < tokens // 2:
             raise ConfigError(
                 f"chunk overlap must be between 0 and {tokens // 2 - 1} (under half the chunk "
@@ -64,6 +64,12 @@ class Settings:
             raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         if self.max_file_mb <= 0:
             raise ConfigError(f"file size limit must be positive, got {self.max_file_mb}")
+
+    def effective_overlap(self, chunk_tokens: int) -> int:
+        """The overlap asked for, else the default scaled down for small chunks."""
+        if self.chunk_overlap is not None:
+            return self.chunk_overlap
+        return min(DEFAULT_CHUNK_OVERLAP, chunk_tokens // 5)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **overrides: Any) -> Settings:
