@@ -96,6 +96,7 @@ class _Writer:
             self.manifest = Manifest.from_dict(stored)
             self.manifest.check_format(settings.index_dir)
             self.vectors = None  # loaded on first commit
+        self._remove_stale_files()  # left by a write that died before its commit
 
     def check_settings(self, settings: Settings) -> None:
         """An ingest adds to the index as built; other settings need `qa rebuild`."""

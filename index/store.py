@@ -66,6 +66,24 @@ class StoredArticle:
     fingerprint: str  # hash of every stored field; a change means re-chunk and re-embed
 
 
+@dataclass(frozen=True)
+class Health:
+    """Counts a consistency check needs, read in one snapshot."""
+
+    integrity: str  # "ok", or SQLite's first complaint
+    articles: int
+    chunk_ids: frozenset[int]
+    orphan_chunks: int  # chunks whose article is gone
+    bad_spans: int  # chunks whose offsets fall outside their article
+    bad_vectors: int  # vectors of the wrong byte length
+    keyword_rows: int
+
+
+def keyword_body(title: str, chunk_text: str) -> str:
+    """What the keyword index holds for a chunk; deleting a row must re-supply exactly this."""
+    return fold(f"{title}\n{chunk_text}")
+
+
 def fingerprint(article: Article) -> str:
     import hashlib
 
@@ -199,7 +217,7 @@ class Store:
                 ),
             )
             chunk_id = int(cur.lastrowid or 0)
-            body = fold(f"{article.title}\n{article.text[chunk.start : chunk.end]}")
+            body = keyword_body(article.title, article.text[chunk.start : chunk.end])
             self._db.execute("INSERT INTO chunks_fts(rowid, body) VALUES (?, ?)", (chunk_id, body))
             ids.append(chunk_id)
         return ids
@@ -218,7 +236,7 @@ class Store:
         for chunk_id, start, end in rows:
             self._db.execute(
                 "INSERT INTO chunks_fts(chunks_fts, rowid, body) VALUES ('delete', ?, ?)",
-                (chunk_id, fold(f"{title}\n{text[start:end]}")),
+                (chunk_id, keyword_body(title, text[start:end])),
             )
         self._db.execute("DELETE FROM chunks WHERE article = ?", (article_rowid,))
         return [r[0] for r in rows]
@@ -226,6 +244,49 @@ class Store:
     def delete_all_chunks(self) -> None:
         self._db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('delete-all')")
         self._db.execute("DELETE FROM chunks")
+
+    def delete_orphan_chunks(self) -> None:
+        """Drop chunks whose article is gone (then `reindex_keywords`: their rows can't be
+        deleted one by one without the article's text)."""
+        self._db.execute("DELETE FROM chunks WHERE article NOT IN (SELECT rowid FROM articles)")
+
+    def reindex_keywords(self) -> None:
+        """Rebuild the keyword index from the chunks and articles."""
+        self._db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('delete-all')")
+        rows = self._db.execute(
+            'SELECT c.id, a.title, substr(a.text, c.start + 1, c."end" - c.start) '
+            "FROM chunks c JOIN articles a ON a.rowid = c.article"
+        ).fetchall()
+        self._db.executemany(
+            "INSERT INTO chunks_fts(rowid, body) VALUES (?, ?)",
+            ((cid, keyword_body(title, text)) for cid, title, text in rows),
+        )
+
+    def health(self, dimension: int) -> Health:
+        (integrity,) = self._db.execute("PRAGMA quick_check").fetchone()
+        if integrity != "ok":
+            return Health(integrity, 0, frozenset(), 0, 0, 0, 0)
+
+        def one(sql: str, *args: object) -> int:
+            return int(self._db.execute(sql, args).fetchone()[0])
+
+        with self.snapshot():
+            return Health(
+                integrity=integrity,
+                articles=one("SELECT count(*) FROM articles"),
+                chunk_ids=frozenset(r[0] for r in self._db.execute("SELECT id FROM chunks")),
+                orphan_chunks=one(
+                    "SELECT count(*) FROM chunks WHERE article NOT IN (SELECT rowid FROM articles)"
+                ),
+                bad_spans=one(
+                    "SELECT count(*) FROM chunks c JOIN articles a ON a.rowid = c.article "
+                    'WHERE c.start < 0 OR c."end" > length(a.text) OR c.start >= c."end"'
+                ),
+                bad_vectors=one(
+                    "SELECT count(*) FROM chunks WHERE length(vector) != ?", dimension * 4
+                ),
+                keyword_rows=one("SELECT count(*) FROM chunks_fts_docsize"),
+            )
 
     def vectors(self, dimension: int) -> tuple[np.ndarray, np.ndarray]:
         """(ids (n,) int64, vectors (n, dimension) float32) of every chunk, in id order."""

@@ -1,0 +1,184 @@
+"""Consistency checks of an index folder, and repair of what can be derived from the store.
+
+The store (SQLite) is the truth. The FAISS file, the keyword index's rows, the manifest's
+counts and manifest.json are all derived from it, so `repair` rebuilds them without
+re-embedding anything. What cannot be derived (a corrupt SQLite file) is reported with the
+command to run.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from index.lock import write_lock
+from index.manifest import FORMAT_VERSION, Layout, Manifest, now_iso
+from index.store import Store
+from index.vectors import VectorIndex
+
+KNOWN_FILES = {"store.sqlite3", "store.sqlite3-wal", "store.sqlite3-shm", "manifest.json", ".lock"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding. `severe` ones make answers wrong or impossible; the others are tidiness."""
+
+    what: str
+    severe: bool = True
+    repairable: bool = True
+
+    def __str__(self) -> str:
+        kind = "error" if self.severe else "note"
+        fix = "" if self.repairable else " (not repairable: re-ingest the corpus)"
+        return f"{kind}: {self.what}{fix}"
+
+
+def check(folder: Path) -> list[Problem]:
+    """Every inconsistency found in the index at `folder`; an empty list means healthy."""
+    layout = Layout(folder)
+    if not layout.store.exists():
+        return [Problem(f"no store at {layout.store}; run `qa ingest PATH`", repairable=False)]
+    try:
+        store = Store(layout.store, readonly=True)
+        try:
+            return _check_store(layout, store)
+        finally:
+            store.close()
+    except sqlite3.DatabaseError as e:
+        return [Problem(f"the store {layout.store} is unreadable: {e}", repairable=False)]
+
+
+def _check_store(layout: Layout, store: Store) -> list[Problem]:
+    data = store.get_meta("manifest")
+    if data is None:
+        return [
+            Problem(
+                "the store holds no manifest (nothing was ever committed)",
+                severe=False,
+                repairable=False,
+            )
+        ]
+    manifest = Manifest.from_dict(data)
+    if manifest.format != FORMAT_VERSION:
+        return [
+            Problem(
+                f"format {manifest.format}, this version reads {FORMAT_VERSION}; run `qa rebuild`",
+                repairable=False,
+            )
+        ]
+    h = store.health(manifest.dimension)
+    if h.integrity != "ok":
+        return [Problem(f"SQLite integrity check failed: {h.integrity}", repairable=False)]
+    problems: list[Problem] = []
+    chunks = len(h.chunk_ids)
+    if h.orphan_chunks:
+        problems.append(Problem(f"{h.orphan_chunks} chunks belong to no article"))
+    if h.bad_spans:
+        problems.append(
+            Problem(f"{h.bad_spans} chunks have offsets outside their article", repairable=False)
+        )
+    if h.bad_vectors:
+        problems.append(
+            Problem(
+                f"{h.bad_vectors} chunks have vectors of the wrong size; run `qa rebuild`",
+                repairable=False,
+            )
+        )
+    if (manifest.articles, manifest.chunks) != (h.articles, chunks):
+        problems.append(
+            Problem(
+                f"the manifest counts {manifest.articles} articles and {manifest.chunks} chunks, "
+                f"the store holds {h.articles} and {chunks}"
+            )
+        )
+    if h.keyword_rows != chunks:
+        problems.append(Problem(f"the keyword index has {h.keyword_rows} rows for {chunks} chunks"))
+    problems += _check_vectors(layout, manifest, set(h.chunk_ids))
+    problems += _check_files(layout, manifest)
+    return problems
+
+
+def _check_vectors(layout: Layout, manifest: Manifest, chunk_ids: set[int]) -> list[Problem]:
+    path = layout.vectors(manifest.generation)
+    if not path.exists():
+        return [
+            Problem(f"the vector file {path.name} of generation {manifest.generation} is missing")
+        ]
+    try:
+        index = VectorIndex.load(path)
+    except RuntimeError as e:
+        return [Problem(f"the vector file {path.name} is unreadable: {str(e)[:200]}")]
+    if index.dimension != manifest.dimension:
+        return [
+            Problem(
+                f"the vector file has dimension {index.dimension}, the manifest "
+                f"{manifest.dimension}"
+            )
+        ]
+    if len(index) != len(chunk_ids):
+        return [Problem(f"the vector file holds {len(index)} vectors for {len(chunk_ids)} chunks")]
+    if chunk_ids:
+        sample = sorted(chunk_ids)[:: max(1, len(chunk_ids) // 1000)]
+        try:
+            index.vectors_of(sample)
+        except RuntimeError:
+            return [Problem("the vector file's ids differ from the store's chunk ids")]
+    return []
+
+
+def _check_files(layout: Layout, manifest: Manifest) -> list[Problem]:
+    problems = []
+    current = layout.vectors(manifest.generation).name
+    for p in sorted(layout.folder.iterdir()):
+        if p.name not in KNOWN_FILES and p.name != current:
+            problems.append(
+                Problem(f"stray file {p.name} (left by an interrupted write)", severe=False)
+            )
+    try:
+        mirror = json.loads(layout.manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        mirror = None
+    if mirror != manifest.to_dict():
+        problems.append(Problem("manifest.json differs from the store's manifest", severe=False))
+    return problems
+
+
+def repair(folder: Path, on_wait: Callable[[str], None] | None = None) -> list[Problem]:
+    """Rebuild every derived part from the store, without re-embedding; returns what remains.
+
+    Takes the write lock and commits a new generation, so running readers switch to the
+    repaired files before their next question.
+    """
+    layout = Layout(folder)
+    with write_lock(folder, on_wait):
+        if any(not p.repairable for p in check(folder)):
+            return check(folder)
+        store = Store(layout.store)
+        try:
+            manifest = Manifest.from_dict(store.get_meta("manifest"))
+            with store.transaction():
+                store.delete_orphan_chunks()
+                store.reindex_keywords()
+                ids, vectors = store.vectors(manifest.dimension)
+                articles, chunks = store.counts()
+                manifest = manifest.with_(
+                    articles=articles,
+                    chunks=chunks,
+                    generation=manifest.generation + 1,
+                    updated=now_iso(),
+                )
+                store.set_meta("manifest", manifest.to_dict())
+                VectorIndex.build(ids, vectors, manifest.dimension).save(
+                    layout.vectors(manifest.generation)
+                )
+        finally:
+            store.close()
+        manifest.write_mirror(layout)
+        current = layout.vectors(manifest.generation).name
+        for p in layout.folder.iterdir():
+            if p.is_file() and p.name not in KNOWN_FILES and p.name != current:
+                p.unlink()
+    return check(folder)

@@ -1,0 +1,163 @@
+"""`qa doctor`: each part of an index corrupted on purpose, found, and repaired from the store."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.build import ingest
+from index.doctor import check, repair
+from index.manifest import Layout
+from index.reader import IndexReader
+from index.records import Article
+from index.settings import Settings
+from qa.cli import main
+from tests.fakes import HashingEmbedder
+
+
+@pytest.fixture
+def index(settings: Settings) -> Path:
+    articles = [
+        Article(
+            id=f"a{i}",
+            title=f"Story {i}",
+            text=f"River {i} flooded the valley. Farmers in district {i} lost crops. "
+            f"Officials promised aid on day {i}.",
+        )
+        for i in range(12)
+    ]
+    ingest(settings, articles, lambda _m: HashingEmbedder())
+    assert check(settings.index_dir) == []
+    return settings.index_dir
+
+
+def db(folder: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(folder / "store.sqlite3", isolation_level=None)
+    conn.execute("PRAGMA foreign_keys = OFF")
+    return conn
+
+
+def current_vectors(folder: Path) -> Path:
+    return Layout(folder).vectors(json.loads((folder / "manifest.json").read_text())["generation"])
+
+
+def top_ids(folder: Path) -> list[int]:
+    reader = IndexReader(folder)
+    q = HashingEmbedder().embed_query("farmers lost crops in district 3")
+    ids = [cid for cid, _ in reader.dense(q, 5)] + [cid for cid, _ in reader.keyword("river", 5)]
+    reader.close()
+    return ids
+
+
+def delete_vectors(folder: Path) -> None:
+    current_vectors(folder).unlink()
+
+
+def garble_vectors(folder: Path) -> None:
+    current_vectors(folder).write_bytes(b"not a faiss file at all")
+
+
+def short_vectors(folder: Path) -> None:
+    from index.vectors import VectorIndex
+
+    reader = IndexReader(folder)
+    ids, vecs = reader.store.vectors(reader.manifest.dimension)
+    reader.close()
+    VectorIndex.build(ids[:-3], vecs[:-3], vecs.shape[1]).save(current_vectors(folder))
+
+
+def wrong_counts(folder: Path) -> None:
+    with db(folder) as conn:
+        (raw,) = conn.execute("SELECT value FROM meta WHERE key = 'manifest'").fetchone()
+        m = json.loads(raw)
+        m["chunks"] += 5
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'manifest'", (json.dumps(m),))
+
+
+def orphan_chunk(folder: Path) -> None:
+    with db(folder) as conn:
+        conn.execute("DELETE FROM articles WHERE id = 'a3'")
+
+
+def lost_keywords(folder: Path) -> None:
+    with db(folder) as conn:
+        conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('delete-all')")
+
+
+def stray_files(folder: Path) -> None:
+    (folder / "vectors-000099.faiss.tmp").write_bytes(b"half")
+    (folder / "manifest.json").write_text("{}")
+
+
+CORRUPTIONS: dict[str, tuple[Callable[[Path], None], str]] = {
+    "missing vector file": (delete_vectors, "is missing"),
+    "garbage vector file": (garble_vectors, "unreadable"),
+    "vector count": (short_vectors, "vectors for"),
+    "manifest counts": (wrong_counts, "the manifest counts"),
+    "orphaned chunks": (orphan_chunk, "belong to no article"),
+    "keyword index": (lost_keywords, "keyword index has 0 rows"),
+    "stray files": (stray_files, "stray file"),
+}
+
+
+@pytest.mark.parametrize("name", CORRUPTIONS)
+def test_corruption_is_found_and_repaired(index: Path, name: str) -> None:
+    corrupt, symptom = CORRUPTIONS[name]
+    before = top_ids(index)
+    corrupt(index)
+    problems = check(index)
+    assert any(symptom in p.what for p in problems), problems
+    assert all(p.repairable for p in problems)
+    assert repair(index) == []
+    if name != "orphaned chunks":  # that one rightly loses a3's chunks
+        assert top_ids(index) == before, "repaired from the stored vectors, same results"
+    reader = IndexReader(index)
+    assert reader.keyword("officials promised aid", 3), "keyword search works again"
+    reader.close()
+
+
+def test_orphaned_chunks_are_gone_after_repair(index: Path) -> None:
+    orphan_chunk(index)
+    repair(index)
+    reader = IndexReader(index)
+    found = reader.chunks([cid for cid, _ in reader.keyword("river 3", 50)])
+    assert all(c.article_id != "a3" for c in found.values())
+    assert reader.manifest.articles == 11
+    reader.close()
+
+
+def test_repair_does_not_embed(index: Path) -> None:
+    """Repair takes no embedder at all: vectors come from the store, bit for bit."""
+    reader = IndexReader(index)
+    ids, vecs = reader.store.vectors(reader.manifest.dimension)
+    reader.close()
+    delete_vectors(index)
+    repair(index)
+    reader = IndexReader(index)
+    np.testing.assert_array_equal(reader.vectors_of(list(ids)), vecs)
+    reader.close()
+
+
+def test_unreadable_store_is_reported_not_repaired(index: Path) -> None:
+    store = index / "store.sqlite3"
+    for extra in ("-wal", "-shm"):
+        Path(f"{store}{extra}").unlink(missing_ok=True)
+    store.write_bytes(b"garbage" * 1000)
+    problems = check(index)
+    assert problems and not problems[0].repairable and "unreadable" in problems[0].what
+
+
+def test_doctor_command(index: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["doctor", "--index", str(index)]) == 0
+    assert "healthy" in capsys.readouterr().out
+    delete_vectors(index)
+    assert main(["doctor", "--index", str(index)]) == 1
+    assert "error: the vector file" in capsys.readouterr().out
+    assert main(["doctor", "--repair", "--index", str(index)]) == 0
+    assert "repaired" in capsys.readouterr().out
+    assert main(["doctor", "--index", str(index)]) == 0
