@@ -5,6 +5,8 @@ from __future__ import annotations
 from index.dates import to_iso
 from index.records import Article
 
+MIN_WORDS = 5  # fewer extracted words than this is page furniture ("Home"), not an article
+
 
 def parse_html(raw: str, *, fallback_id: str, path: str) -> Article | str:
     """An Article from an HTML page, or the reason there is none."""
@@ -16,6 +18,8 @@ def parse_html(raw: str, *, fallback_id: str, path: str) -> Article | str:
     if doc is None or not (doc.text or "").strip():
         return "no article text found in the HTML"
     text = doc.text.strip()
+    if len(text.split()) < MIN_WORDS:
+        return f"no article text found in the HTML (only {text[:40]!r})"
     title = (doc.title or "").strip()
     first, _, rest = text.partition("\n")
     if title and first.strip() == title and rest.strip():
