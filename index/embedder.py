@@ -98,8 +98,13 @@ class SentenceTransformerEmbedder(Embedder):
                 f"cannot load the model {name!r}: {e}. Give a sentence-transformers model folder "
                 "or the name of one already in the local Hugging Face cache (no downloads are made)"
             ) from e
-        self.dimension = int(self._model.get_embedding_dimension())
-        self.max_tokens = int(self._model.max_seq_length) - 2
+        dimension, max_length = self._model.get_embedding_dimension(), self._model.max_seq_length
+        if dimension is None or max_length is None:
+            raise ModelError(
+                f"the model {name!r} does not say its dimension or input length; "
+                "is it a sentence-transformers model?"
+            )
+        self.dimension, self.max_tokens = int(dimension), int(max_length) - 2
         self._tokenizer = _bare_tokenizer(self._model.tokenizer)
         log.info("loaded %s (%s, dim %d)", name, self.dtype, self.dimension)
 

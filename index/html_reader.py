@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from index.dates import to_iso
 from index.records import Article
 
@@ -12,7 +14,7 @@ def parse_html(raw: str, *, fallback_id: str, path: str) -> Article | str:
     """An Article from an HTML page, or the reason there is none."""
     import trafilatura
 
-    doc = trafilatura.bare_extraction(
+    doc: Any = trafilatura.bare_extraction(
         raw, with_metadata=True, include_comments=False, include_tables=True
     )
     if doc is None or not (doc.text or "").strip():

@@ -90,6 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    if not args.verbose:
+        # Our readers name each file they cannot use; trafilatura's own notes are noise.
+        logging.getLogger("trafilatura").setLevel(logging.ERROR)
     try:
         settings = settings_from(args, dict(os.environ))
         return int(args.run(args, settings))
