@@ -1,0 +1,183 @@
+"""Date and source filters written in the question, parsed without a language model.
+
+    "Why won't South Korea arm Ukraine? since:2023-01 source:ava"
+    "What did NATO say last week?"      "Floods in 2022"      "since March 2023"
+
+Each phrase found is removed from the question and turned into a `Filters`, which retrieval
+applies inside its search; `describe()` shows the user what was applied.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+
+from index.errors import QAError
+
+MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
+MONTHS |= {name.lower(): i for i, name in enumerate(calendar.month_abbr) if name}
+MONTHS["sept"] = 9
+_MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
+_YEAR = r"(?:19|20)\d{2}"
+# A point in time a phrase can name: "2023", "March 2023", "5 March 2023", "2023-03-05"
+_WHEN = (
+    rf"(?:\d{{4}}-\d{{1,2}}(?:-\d{{1,2}})?|(?:\d{{1,2}}\s+)?(?:{_MONTH})\.?,?\s+{_YEAR}"
+    rf"|(?:{_MONTH})\.?\s+\d{{1,2}},?\s+{_YEAR}|{_YEAR})"
+)
+
+
+class FilterError(QAError):
+    """A filter in the question could not be understood."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Inclusive ISO date bounds and a source name; None means no limit."""
+
+    since: date | None = None
+    until: date | None = None
+    source: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.since is None and self.until is None and self.source is None
+
+    def describe(self) -> str:
+        """'since 2023-03-01, until 2023-03-31, source ava' (empty when there is none)."""
+        parts = []
+        if self.since:
+            parts.append(f"since {self.since.isoformat()}")
+        if self.until:
+            parts.append(f"until {self.until.isoformat()}")
+        if self.source:
+            parts.append(f"source {self.source}")
+        return ", ".join(parts)
+
+    def merge(self, other: Filters) -> Filters:
+        """`other`'s bounds where it has them (flags win over phrases)."""
+        return Filters(
+            since=other.since or self.since,
+            until=other.until or self.until,
+            source=other.source or self.source,
+        )
+
+
+def span(text: str) -> tuple[date, date]:
+    """The first and last day named by '2023', '2023-03', 'March 2023', '5 March 2023'."""
+    t = text.strip().lower().rstrip(",.")
+    if m := re.fullmatch(r"(\d{4})-(\d{1,2})(?:-(\d{1,2}))?", t):
+        y, mo = int(m[1]), int(m[2])
+        if m[3]:
+            d = _day(y, mo, int(m[3]), text)
+            return d, d
+        return _month(y, mo, text)
+    if re.fullmatch(_YEAR, t):
+        return date(int(t), 1, 1), date(int(t), 12, 31)
+    if m := re.fullmatch(rf"(?:(\d{{1,2}})\s+)?({_MONTH})\.?,?\s+({_YEAR})", t):
+        y, mo = int(m[3]), MONTHS[m[2]]
+        if m[1]:
+            d = _day(y, mo, int(m[1]), text)
+            return d, d
+        return _month(y, mo, text)
+    if m := re.fullmatch(rf"({_MONTH})\.?\s+(\d{{1,2}}),?\s+({_YEAR})", t):
+        d = _day(int(m[3]), MONTHS[m[1]], int(m[2]), text)
+        return d, d
+    raise FilterError(f"{text!r} is not a date; write 2023, 2023-03, 2023-03-05 or March 2023")
+
+
+def _day(y: int, mo: int, d: int, text: str) -> date:
+    try:
+        return date(y, mo, d)
+    except ValueError:
+        raise FilterError(f"{text!r} is not a date") from None
+
+
+def _month(y: int, mo: int, text: str) -> tuple[date, date]:
+    if not 1 <= mo <= 12:
+        raise FilterError(f"{text!r}: there is no month {mo}")
+    return date(y, mo, 1), date(y, mo, calendar.monthrange(y, mo)[1])
+
+
+def relative(phrase: str, today: date) -> tuple[date, date]:
+    """'last week', 'this month', 'past 3 days', 'yesterday'... as (since, until)."""
+    p = phrase.lower().split()
+    if p == ["today"]:
+        return today, today
+    if p == ["yesterday"]:
+        return today - timedelta(days=1), today - timedelta(days=1)
+    if len(p) == 3 and p[1].isdigit():  # last|past N days|weeks|months|years
+        n = int(p[1])
+        days = {"day": 1, "week": 7, "month": 30, "year": 365}[p[2].rstrip("s")]
+        return today - timedelta(days=n * days), today
+    which, unit = p
+    if unit == "week":
+        monday = today - timedelta(days=today.weekday())
+        if which == "this":
+            return monday, today
+        return monday - timedelta(days=7), monday - timedelta(days=1)
+    if unit == "month":
+        first = today.replace(day=1)
+        if which == "this":
+            return first, today
+        return _month(
+            *(((first - timedelta(days=1)).year, (first - timedelta(days=1)).month)), phrase
+        )
+    if which == "this":
+        return date(today.year, 1, 1), today
+    return date(today.year - 1, 1, 1), date(today.year - 1, 12, 31)
+
+
+_KEY = re.compile(r"(?<!\S)(since|until|before|after|from|to|source):(\S+)", re.I)
+_RELATIVE = re.compile(
+    r"\b(?:(?:in|during|over|from)\s+)?(?:the\s+)?(today|yesterday|(?:this|last|past)\s+(?:week|month|year)"
+    r"|(?:last|past)\s+\d{1,4}\s+(?:days?|weeks?|months?|years?))\b",
+    re.I,
+)
+_BETWEEN = re.compile(rf"\bbetween\s+({_WHEN})\s+and\s+({_WHEN})\b", re.I)
+_BOUND = re.compile(rf"\b(since|after|from|before|until|till|in|during)\s+({_WHEN})\b", re.I)
+
+
+def parse(question: str, today: date) -> tuple[str, Filters]:
+    """The question without its filter phrases, and the filters they name."""
+    f = Filters()
+    text = question
+
+    def cut(m: re.Match[str]) -> str:
+        return " "
+
+    for m in list(_KEY.finditer(text)):
+        key, value = m[1].lower(), m[2].rstrip(",.;?!")
+        if key == "source":
+            f = replace(f, source=value)
+        elif key in ("since", "after", "from"):
+            first, last = span(value)
+            f = replace(f, since=first if key != "after" else last + timedelta(days=1))
+        else:
+            first, last = span(value)
+            f = replace(f, until=last if key != "before" else first - timedelta(days=1))
+    text = _KEY.sub(cut, text)
+    if m := _BETWEEN.search(text):
+        f = replace(f, since=span(m[1])[0], until=span(m[2])[1])
+        text = _BETWEEN.sub(cut, text, count=1)
+    for m in list(_BOUND.finditer(text)):
+        word = m[1].lower()
+        first, last = span(m[2])
+        if word in ("since", "from"):
+            f = replace(f, since=first)
+        elif word == "after":
+            f = replace(f, since=last + timedelta(days=1))
+        elif word in ("before",):
+            f = replace(f, until=first - timedelta(days=1))
+        elif word in ("until", "till"):
+            f = replace(f, until=last)
+        else:  # in, during
+            f = replace(f, since=first, until=last)
+    text = _BOUND.sub(cut, text)
+    if m := _RELATIVE.search(text):
+        since, until = relative(" ".join(m[1].split()), today)
+        f = replace(f, since=since, until=until)
+        text = _RELATIVE.sub(cut, text, count=1)
+    cleaned = re.sub(r"\s+([?.!,;:])", r"\1", " ".join(text.split())).strip(" ,;")
+    return (cleaned or question.strip()), f

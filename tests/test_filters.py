@@ -1,0 +1,76 @@
+"""The date-phrase parser on a table of phrases, with a fixed 'today'."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from qa.filters import FilterError, Filters, parse
+
+TODAY = date(2023, 3, 15)  # a Wednesday
+
+D = date
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "since", "until", "source"),
+    [
+        (
+            "Why won't South Korea arm Ukraine?",
+            "Why won't South Korea arm Ukraine?",
+            None,
+            None,
+            None,
+        ),
+        ("NATO and Korea since:2023-01", "NATO and Korea", D(2023, 1, 1), None, None),
+        ("since:2023-01-15 until:2023-02 NATO", "NATO", D(2023, 1, 15), D(2023, 2, 28), None),
+        ("floods source:ava", "floods", None, None, "ava"),
+        ("What did NATO say since March 2023?", "What did NATO say?", D(2023, 3, 1), None, None),
+        ("What did NATO say last week?", "What did NATO say?", D(2023, 3, 6), D(2023, 3, 12), None),
+        ("news this week", "news", D(2023, 3, 13), D(2023, 3, 15), None),
+        ("Floods in 2022", "Floods", D(2022, 1, 1), D(2022, 12, 31), None),
+        ("Floods in February 2020", "Floods", D(2020, 2, 1), D(2020, 2, 29), None),
+        ("talks after 5 March 2023", "talks", D(2023, 3, 6), None, None),
+        ("talks before 2023-02-10", "talks", None, D(2023, 2, 9), None),
+        ("talks until Jan 2023", "talks", None, D(2023, 1, 31), None),
+        ("talks between 2022 and March 2023", "talks", D(2022, 1, 1), D(2023, 3, 31), None),
+        ("prices last month", "prices", D(2023, 2, 1), D(2023, 2, 28), None),
+        ("prices this year", "prices", D(2023, 1, 1), D(2023, 3, 15), None),
+        ("prices last year", "prices", D(2022, 1, 1), D(2022, 12, 31), None),
+        ("prices in the past 10 days", "prices", D(2023, 3, 5), D(2023, 3, 15), None),
+        ("what happened yesterday", "what happened", D(2023, 3, 14), D(2023, 3, 14), None),
+        (
+            "March 5, 2023 in Kabul since March 5, 2023",
+            "March 5, 2023 in Kabul",
+            D(2023, 3, 5),
+            None,
+            None,
+        ),
+        ("Why? since:2023 source:ava", "Why?", D(2023, 1, 1), None, "ava"),
+        ("in 1066", "in 1066", None, None, None),  # not a year of news
+    ],
+)
+def test_phrases(
+    question: str, text: str, since: date | None, until: date | None, source: str | None
+) -> None:
+    cleaned, f = parse(question, TODAY)
+    assert (cleaned, f) == (text, Filters(since, until, source))
+
+
+def test_describe_shows_what_was_applied() -> None:
+    _, f = parse("Korea since:2023-01 until:2023-03 source:ava", TODAY)
+    assert f.describe() == "since 2023-01-01, until 2023-03-31, source ava"
+    assert Filters().describe() == "" and Filters().empty
+
+
+def test_flags_win_over_phrases() -> None:
+    _, f = parse("Korea since:2022", TODAY)
+    assert f.merge(Filters(since=D(2023, 1, 1))).since == D(2023, 1, 1)
+    assert f.merge(Filters(source="ava")) == Filters(D(2022, 1, 1), None, "ava")
+
+
+@pytest.mark.parametrize("bad", ["x since:2023-13", "x since:2023-02-30", "x until:soon"])
+def test_bad_dates_are_named(bad: str) -> None:
+    with pytest.raises(FilterError, match=r"date|month"):
+        parse(bad, TODAY)
