@@ -143,10 +143,6 @@ def parse(question: str, today: date) -> tuple[str, Filters]:
     """The question without its filter phrases, and the filters they name."""
     f = Filters()
     text = question
-
-    def cut(m: re.Match[str]) -> str:
-        return " "
-
     for m in list(_KEY.finditer(text)):
         key, value = m[1].lower(), m[2].rstrip(",.;?!")
         if key == "source":
@@ -157,10 +153,10 @@ def parse(question: str, today: date) -> tuple[str, Filters]:
         else:
             first, last = span(value)
             f = replace(f, until=last if key != "before" else first - timedelta(days=1))
-    text = _KEY.sub(cut, text)
-    if m := _BETWEEN.search(text):
-        f = replace(f, since=span(m[1])[0], until=span(m[2])[1])
-        text = _BETWEEN.sub(cut, text, count=1)
+    text = _KEY.sub(" ", text)
+    if between := _BETWEEN.search(text):
+        f = replace(f, since=span(between[1])[0], until=span(between[2])[1])
+        text = _BETWEEN.sub(" ", text, count=1)
     for m in list(_BOUND.finditer(text)):
         word = m[1].lower()
         first, last = span(m[2])
@@ -168,16 +164,16 @@ def parse(question: str, today: date) -> tuple[str, Filters]:
             f = replace(f, since=first)
         elif word == "after":
             f = replace(f, since=last + timedelta(days=1))
-        elif word in ("before",):
+        elif word == "before":
             f = replace(f, until=first - timedelta(days=1))
         elif word in ("until", "till"):
             f = replace(f, until=last)
         else:  # in, during
             f = replace(f, since=first, until=last)
-    text = _BOUND.sub(cut, text)
-    if m := _RELATIVE.search(text):
-        since, until = relative(" ".join(m[1].split()), today)
+    text = _BOUND.sub(" ", text)
+    if rel := _RELATIVE.search(text):
+        since, until = relative(" ".join(rel[1].split()), today)
         f = replace(f, since=since, until=until)
-        text = _RELATIVE.sub(cut, text, count=1)
+        text = _RELATIVE.sub(" ", text, count=1)
     cleaned = re.sub(r"\s+([?.!,;:])", r"\1", " ".join(text.split())).strip(" ,;")
     return (cleaned or question.strip()), f
