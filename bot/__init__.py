@@ -1,0 +1,1 @@
+"""The Telegram bot: a thin adapter that turns chat messages into `qa` questions and back."""

@@ -1,0 +1,367 @@
+"""Answers as Telegram HTML messages: escaped, cited, and split to fit Telegram's limits.
+
+Every message is built from `Fragment`s, which carry the HTML and the plain text side by side,
+so the length Telegram counts is known exactly (UTF-16 code units of the text after parsing)
+and the plain-text fallback is the same message without markup. Article text only ever enters
+through `text()`, which escapes it; tags come only from this module.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from qa.answer import Answer, Passage, Quote
+
+MESSAGE_LIMIT = 4096  # characters of a message after entity parsing (UTF-16 code units)
+MAX_ENTITIES = 100  # Telegram drops formatting beyond this many entities in one message
+NUMBER_RESERVE = 12  # room for "(12/12) " when an answer is split
+CONTEXT_CHARS = 400  # text shown either side of the best quote
+PAGE_PASSAGES = 3  # passages per "More" page, fewer when they are long
+MAX_TITLE_CHARS = 200
+ELLIPSIS = "\u2026"
+
+_SENTENCE_END = re.compile(r"[.!?\u2026\u061f\u06d4][\"'\u201d\u2019)\]]*(?=\s)|\n")
+
+
+def tg_len(s: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units (an emoji counts two)."""
+    return len(s.encode("utf-16-le")) // 2
+
+
+@dataclass(frozen=True)
+class Fragment:
+    """A piece of a message: its HTML, its plain text, and how many entities it holds.
+
+    `plain` shows a link's URL after its label, so it is never shorter than the text
+    Telegram displays for `html`; limits are checked against it.
+    """
+
+    html: str = ""
+    plain: str = ""
+    entities: int = 0
+
+    def __add__(self, other: Fragment) -> Fragment:
+        return Fragment(
+            self.html + other.html, self.plain + other.plain, self.entities + other.entities
+        )
+
+    @property
+    def length(self) -> int:
+        return tg_len(self.plain)
+
+
+def text(s: str) -> Fragment:
+    """Untrusted text, escaped: `<`, `>` and `&` can never open markup."""
+    return Fragment(html.escape(s, quote=False), s)
+
+
+def join(parts: Sequence[Fragment], sep: str = "") -> Fragment:
+    out = Fragment()
+    for i, p in enumerate(parts):
+        out = out + (text(sep) + p if i else p)
+    return out
+
+
+def _wrap(tag: str, inner: Fragment, attrs: str = "") -> Fragment:
+    if not inner.plain:
+        return inner  # Telegram rejects or drops empty entities
+    return Fragment(f"<{tag}{attrs}>{inner.html}</{tag}>", inner.plain, inner.entities + 1)
+
+
+def bold(inner: Fragment) -> Fragment:
+    return _wrap("b", inner)
+
+
+def italic(inner: Fragment) -> Fragment:
+    return _wrap("i", inner)
+
+
+def blockquote(inner: Fragment) -> Fragment:
+    return _wrap("blockquote", inner)
+
+
+def safe_url(url: str | None) -> str | None:
+    """The URL when Telegram will accept it as a link (http or https with a host), else None."""
+    if not url or len(url) > 2048 or any(ch.isspace() or ord(ch) < 32 for ch in url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return url if parts.scheme.lower() in ("http", "https") and parts.hostname else None
+
+
+def link(url: str, label: Fragment) -> Fragment:
+    """An <a> for a safe URL (see `safe_url`); the label alone otherwise."""
+    if safe_url(url) is None or not label.plain:
+        return label
+    return Fragment(
+        f'<a href="{html.escape(url, quote=True)}">{label.html}</a>',
+        f"{label.plain} ({url})",
+        label.entities + 1,
+    )
+
+
+# --- cutting article text -------------------------------------------------------------
+
+
+def clip(s: str, n: int) -> str:
+    """`s` cut to at most `n` characters at a word boundary, with an ellipsis when cut."""
+    if len(s) <= n:
+        return s
+    if n <= 1:
+        return ELLIPSIS if n == 1 else ""
+    cut = s[: n - 1]
+    space = cut.rfind(" ")
+    if space > n // 2:
+        cut = cut[:space]
+    return cut.rstrip() + ELLIPSIS
+
+
+def tail(s: str, n: int) -> str:
+    """The end of `s`, at most `n` characters, starting at a sentence start where one is near."""
+    if len(s) <= n:
+        return s
+    cut = s[-n:]
+    m = _SENTENCE_END.search(cut)
+    if m:
+        return cut[m.end() :].lstrip()
+    space = cut.find(" ")
+    return ELLIPSIS + (cut[space + 1 :] if 0 <= space < n // 2 else cut[1:])
+
+
+def head(s: str, n: int) -> str:
+    """The start of `s`, at most `n` characters, ending at a sentence end where one is near."""
+    if len(s) <= n:
+        return s
+    cut = s[:n]
+    ends = list(_SENTENCE_END.finditer(cut))
+    if ends:
+        return cut[: ends[-1].end()].rstrip()
+    return clip(s, n)
+
+
+def around(passage: str, sentence: str) -> tuple[str, str, str]:
+    """(before, sentence, after) for a sentence inside a passage; the sentence alone if absent."""
+    i = passage.find(sentence)
+    if i < 0:
+        return "", sentence, ""
+    return passage[:i], sentence, passage[i + len(sentence) :]
+
+
+def fit(build: Callable[[int | None], Fragment], limit: int) -> Fragment:
+    """`build(None)` if it fits in `limit`, else `build(n)` for the largest text budget n that does.
+
+    `build(n)` must shrink as `n` does; a budget of 0 must fit (citations are short).
+    """
+    whole = build(None)
+    if whole.length <= limit:
+        return whole
+    lo, hi = 0, max(whole.length, 1)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if build(mid).length <= limit:
+            lo = mid
+        else:
+            hi = mid - 1
+    return build(lo)
+
+
+# --- the pieces of an answer ------------------------------------------------------------
+
+
+def citation(
+    n: int | None, title: str, published: str | None, url: str | None, ident: str
+) -> Fragment:
+    """'1 · Title, 2023-01-30 · example.com' with the host linked; the id when there is no URL."""
+    parts = [italic(text(clip(title.strip() or ident, MAX_TITLE_CHARS)))]
+    if published:
+        parts.append(text(published[:10]))
+    cite = join(parts, ", ")
+    href = safe_url(url)
+    if href:
+        host = urlsplit(href).hostname or href
+        cite = cite + text(" \u00b7 ") + link(href, text(host.removeprefix("www.")))
+    elif url:
+        cite = cite + text(" \u00b7 " + clip(url, 200))
+    else:
+        cite = cite + text(" \u00b7 " + clip(ident, 200))
+    return (text(f"{n} \u00b7 ") if n is not None else Fragment()) + cite
+
+
+def _quote_citation(n: int, q: Quote) -> Fragment:
+    return citation(n, q.title, q.published, q.url, q.article_id)
+
+
+def _passage_citation(n: int, p: Passage) -> Fragment:
+    return citation(n, p.title, p.published, p.url, p.article_id)
+
+
+def passage_of(answer: Answer, quote: Quote) -> Passage | None:
+    return next((p for p in answer.passages if p.chunk_id == quote.chunk_id), None)
+
+
+def highlighted(
+    before: str, sentence: str, after: str, budget: int | None, context: int
+) -> Fragment:
+    """Context, the answering sentence in bold, context; within `budget` characters of text."""
+    if budget is not None:
+        sentence = clip(sentence, budget)
+        context = min(context, max(0, (budget - len(sentence)) // 2))
+    b = tail(before, context) if context else ""
+    a = head(after, context) if context else ""
+    if b and not b[-1].isspace():
+        b += " "
+    if a and not a[0].isspace():
+        a = " " + a
+    return text(b.lstrip()) + bold(text(sentence)) + text(a.rstrip())
+
+
+def best_quote_block(answer: Answer, q: Quote, limit: int) -> Fragment:
+    """The best quote: a blockquote of its passage around it, the sentence in bold; citation."""
+    p = passage_of(answer, q)
+    before, sentence, after = around(p.text, q.text) if p else ("", q.text, "")
+
+    def build(budget: int | None) -> Fragment:
+        body = highlighted(before, sentence, after, budget, CONTEXT_CHARS)
+        return blockquote(body) + text("\n") + _quote_citation(1, q)
+
+    return fit(build, limit)
+
+
+def quote_block(n: int, q: Quote, limit: int) -> Fragment:
+    """A further quote: the sentence in a blockquote, then its citation."""
+
+    def build(budget: int | None) -> Fragment:
+        body = q.text if budget is None else clip(q.text, budget)
+        return blockquote(text(body)) + text("\n") + _quote_citation(n, q)
+
+    return fit(build, limit)
+
+
+def passage_block(n: int, p: Passage, quotes: Sequence[Quote], limit: int) -> Fragment:
+    """A whole passage in a blockquote, a quoted sentence in it in bold; then its citation."""
+    q = next((q for q in quotes if q.chunk_id == p.chunk_id), None)
+    before, sentence, after = around(p.text.strip(), q.text) if q else (p.text.strip(), "", "")
+
+    def build(budget: int | None) -> Fragment:
+        if not sentence:
+            body = text(before if budget is None else clip(before, budget))
+        else:
+            body = highlighted(before, sentence, after, budget, len(p.text))
+        return blockquote(body) + text("\n") + _passage_citation(n, p)
+
+    return fit(build, limit)
+
+
+# --- whole messages ---------------------------------------------------------------------
+
+
+def pack(blocks: Sequence[Fragment], limit: int = MESSAGE_LIMIT) -> list[Fragment]:
+    """Blocks into as few messages as fit, never splitting a block; numbered '(i/n)' if split.
+
+    Each block must fit in `limit - NUMBER_RESERVE` (the block builders ensure it).
+    """
+    room = limit - NUMBER_RESERVE
+    messages: list[list[Fragment]] = []
+    size = entities = 0
+    for block in blocks:
+        sep = 2 if messages and messages[-1] else 0
+        if (
+            not messages
+            or size + sep + block.length > room
+            or entities + block.entities > MAX_ENTITIES
+        ):
+            messages.append([block])
+            size, entities = block.length, block.entities
+        else:
+            messages[-1].append(block)
+            size += sep + block.length
+            entities += block.entities
+    joined = [join(m, "\n\n") for m in messages]
+    if len(joined) == 1:
+        return joined
+    return [text(f"({i}/{len(joined)})\n") + m for i, m in enumerate(joined, 1)]
+
+
+def answer_messages(
+    answer: Answer, *, followup_of: str | None = None, limit: int = MESSAGE_LIMIT
+) -> list[Fragment]:
+    """The reply to a question: the quotes, best first, each cited; split if over `limit`."""
+    room = limit - NUMBER_RESERVE
+    blocks: list[Fragment] = []
+    if followup_of:
+        blocks.append(italic(text("Follow-up to \u201c" + clip(followup_of, 300) + "\u201d")))
+    if answer.abstained or not answer.quotes:
+        blocks.append(nothing_found())
+        return pack(blocks, limit)
+    first, *rest = answer.quotes
+    blocks.append(best_quote_block(answer, first, room))
+    blocks += [quote_block(n, q, room) for n, q in enumerate(rest, 2)]
+    return pack(blocks, limit)
+
+
+def nothing_found() -> Fragment:
+    return text(
+        "I found nothing in the indexed articles that answers this. Try other words, or "
+        "send /sources to see what is indexed."
+    )
+
+
+def passages_page(
+    answer: Answer, start: int, *, limit: int = MESSAGE_LIMIT, per_page: int = PAGE_PASSAGES
+) -> tuple[Fragment, int]:
+    """One message of passages from `start` on, and where the next page starts.
+
+    Takes up to `per_page` passages, fewer when they would not fit in one message; a single
+    passage too long for a message is shortened.
+    """
+    total = len(answer.passages)
+    room = limit - tg_len(f"Passages {total}\u2013{total} of {total}") - 2
+    blocks: list[Fragment] = []
+    used = entities = 0
+    n = start
+    while n < min(total, start + per_page):
+        block = passage_block(n + 1, answer.passages[n], answer.quotes, room)
+        if blocks and (
+            used + 2 + block.length > room or entities + block.entities > MAX_ENTITIES - 1
+        ):
+            break
+        blocks.append(block)
+        used += (2 if len(blocks) > 1 else 0) + block.length
+        entities += block.entities
+        n += 1
+    header = bold(text(f"Passages {start + 1}\u2013{n} of {total}"))
+    return join([header, *blocks], "\n\n"), n
+
+
+def context_message(answer: Answer, n: int, *, limit: int = MESSAGE_LIMIT) -> Fragment:
+    """Quote `n` (1-based) inside its whole passage, the sentence in bold."""
+    q = answer.quotes[n - 1]
+    p = passage_of(answer, q)
+    before, sentence, after = around(p.text.strip(), q.text) if p else ("", q.text, "")
+    header = bold(text(f"Context of quote {n}"))
+
+    def build(budget: int | None) -> Fragment:
+        body = highlighted(before, sentence, after, budget, len(before) + len(after))
+        return header + text("\n") + blockquote(body) + text("\n") + _quote_citation(n, q)
+
+    return fit(build, limit)
+
+
+def sources_message(
+    articles: int, chunks: int, newest: str | None, updated: str, model: str
+) -> Fragment:
+    """What /sources says about the index."""
+    lines = [
+        bold(text("What I can quote from")),
+        text(f"{articles} article{'s' if articles != 1 else ''} in {chunks} passages"),
+        text(f"Newest article: {newest[:10] if newest else 'no dates known'}"),
+        text(f"Index updated: {updated[:16].replace('T', ' ')}"),
+        text(f"Model: {model}"),
+    ]
+    return join(lines, "\n")
