@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from index import neardup
 from index.chunker import chunk_text
 from index.embedder import Embedder
 from index.errors import IndexMismatch
@@ -23,7 +24,7 @@ from index.records import Article, Chunk, ReadFailure
 from index.sentences import split_sentences
 from index.settings import DEFAULT_CHUNK_TOKENS, DEFAULT_MODEL, Settings
 from index.store import Store, StoredArticle, fingerprint
-from index.vectors import VectorIndex
+from index.vectors import VectorIndex, choose_search
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +77,11 @@ def prepare(
 class _Writer:
     """An open index held under the write lock, with its vectors in memory."""
 
-    def __init__(self, settings: Settings, make_embedder: EmbedderFactory) -> None:
+    def __init__(
+        self, settings: Settings, make_embedder: EmbedderFactory, search: str = "auto"
+    ) -> None:
         self.layout = Layout(settings.index_dir)
+        self.search = search  # "auto": flat or HNSW by size (index.vectors.choose_search)
         self.store = Store(self.layout.store)
         self._make_embedder = make_embedder
         self._embedder: Embedder | None = None
@@ -147,36 +151,64 @@ class _Writer:
         """Store the batch's articles and chunks, and the FAISS file, as one generation."""
         now = now_iso()
         index = (
-            VectorIndex.empty(self.manifest.dimension) if replace_all else self.current_vectors()
+            VectorIndex.empty(self.manifest.dimension, choose_search(len(vectors), self.search))
+            if replace_all
+            else self.current_vectors()
         )
         with self.store.transaction():
             if replace_all:
                 self.store.delete_all_chunks()
             removed: list[int] = []
             added: list[int] = []
+            firsts: list[tuple[int, Article, list[int], int]] = []  # rowid, article, ids, row
             row = 0
             for article, old, chunks in batch:
                 if old is not None and not replace_all:
                     removed += self.store.delete_chunks(old.rowid)
                 rowid = self.store.put_article(article, now)
-                added += self.store.add_chunks(
+                ids = self.store.add_chunks(
                     rowid, article, chunks, vectors[row : row + len(chunks)]
                 )
+                firsts.append((rowid, article, ids, row))
+                added += ids
                 row += len(chunks)
             articles, chunks_total = self.store.counts()
             manifest = self.manifest.with_(
                 articles=articles,
                 chunks=chunks_total,
+                search=choose_search(chunks_total, self.search),
                 generation=self.manifest.generation + 1,
                 updated=now,
             )
             self.store.set_meta("manifest", manifest.to_dict())
             index.remove(removed)
             index.add(np.asarray(added, dtype=np.int64), vectors)
+            index = index.with_search(manifest.search)  # switches kind past HNSW_FROM
+            for rowid, article, ids, first in firsts:
+                self._group(index, rowid, article, set(ids), vectors[first])
             index.save(self.layout.vectors(manifest.generation))
         self.manifest, self.vectors = manifest, index
         manifest.write_mirror(self.layout)
         self._remove_stale_files()
+
+    def _group(
+        self, index: VectorIndex, rowid: int, article: Article, own: set[int], first: np.ndarray
+    ) -> None:
+        """Give the article the story id of a near duplicate already stored, else its own."""
+        near = [
+            cid
+            for cid, cos in index.search(first, neardup.CANDIDATES)
+            if cos >= neardup.CANDIDATE_COSINE and cid not in own
+        ]
+        story = rowid
+        mine = neardup.shingles(article.text)
+        for other in dict.fromkeys(self.store.articles_of_chunks(near).values()):
+            text, their_story = self.store.text_and_story(other)
+            if other != rowid and neardup.containment(mine, neardup.shingles(text)) >= (
+                neardup.SAME_STORY
+            ):
+                story = min(story, their_story)
+        self.store.set_story(rowid, story)
 
     def _remove_stale_files(self) -> None:
         keep = self.layout.vectors(self.manifest.generation)

@@ -61,6 +61,7 @@ class StoredChunk:
     start: int
     end: int
     sentences: tuple[tuple[int, int], ...]
+    story: int | None = None  # articles of one story (near duplicates) share this id
 
     def sentence_text(self, start: int, end: int) -> str:
         """The text of an article-relative span that lies inside this chunk."""

@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS articles (
     url TEXT, published TEXT, source TEXT, lang TEXT, path TEXT,
     text_hash TEXT NOT NULL UNIQUE,
     added TEXT NOT NULL,
-    updated TEXT NOT NULL
+    updated TEXT NOT NULL,
+    story INTEGER                               -- rowid of the first article of its story
 );
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,      -- the FAISS id; never reused
@@ -44,6 +45,7 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks(article);
 CREATE INDEX IF NOT EXISTS articles_by_date ON articles(published);
+CREATE INDEX IF NOT EXISTS articles_by_story ON articles(story);
 -- Contentless: rows are folded title + chunk text; deleting re-supplies the same text.
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     body, content='', tokenize='unicode61 remove_diacritics 2'
@@ -52,7 +54,8 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
 
 _CHUNK_COLUMNS = """
     c.id, a.id, a.title, a.url, a.published, a.source,
-    substr(a.text, c.start + 1, c."end" - c.start), c.start, c."end", c.sentences
+    substr(a.text, c.start + 1, c."end" - c.start), c.start, c."end", c.sentences,
+    coalesce(a.story, a.rowid)
 """
 
 
@@ -77,6 +80,17 @@ class Health:
     bad_spans: int  # chunks whose offsets fall outside their article
     bad_vectors: int  # vectors of the wrong byte length
     keyword_rows: int
+
+
+@dataclass(frozen=True)
+class StoredArticleRef:
+    """What a citation of an article needs."""
+
+    id: str
+    title: str
+    url: str | None
+    published: str | None
+    source: str | None
 
 
 def keyword_body(title: str, chunk_text: str) -> str:
@@ -186,6 +200,46 @@ class Store:
             (*values, now, article.id),
         )
         return int(cur.lastrowid or 0)
+
+    def articles_of_chunks(self, chunk_ids: Iterable[int]) -> dict[int, int]:
+        """chunk id -> its article's rowid, for the chunks that exist."""
+        ids = list(dict.fromkeys(int(i) for i in chunk_ids))
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self._db.execute(f"SELECT id, article FROM chunks WHERE id IN ({marks})", ids)
+        return dict(rows.fetchall())
+
+    def text_and_story(self, rowid: int) -> tuple[str, int]:
+        """An article's text and story id (its own rowid when it starts a story)."""
+        text, story = self._db.execute(
+            "SELECT text, coalesce(story, rowid) FROM articles WHERE rowid = ?", (rowid,)
+        ).fetchone()
+        return text, int(story)
+
+    def stories(self) -> dict[str, int]:
+        """article id -> story id, for every article."""
+        rows = self._db.execute("SELECT id, coalesce(story, rowid) FROM articles")
+        return dict(rows.fetchall())
+
+    def set_story(self, rowid: int, story: int) -> None:
+        self._db.execute("UPDATE articles SET story = ? WHERE rowid = ?", (story, rowid))
+
+    def story_members(self, stories: Iterable[int]) -> dict[int, list[StoredArticleRef]]:
+        """story id -> its articles, oldest first."""
+        ids = list(dict.fromkeys(int(i) for i in stories))
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self._db.execute(
+            "SELECT story, id, title, url, published, source FROM articles "
+            f"WHERE story IN ({marks}) ORDER BY published, rowid",
+            ids,
+        )
+        out: dict[int, list[StoredArticleRef]] = {}
+        for story, *ref in rows:
+            out.setdefault(story, []).append(StoredArticleRef(*ref))
+        return out
 
     def articles(self) -> Iterator[Article]:
         rows = self._db.execute(
@@ -315,7 +369,7 @@ class Store:
             wanted,
         )
         out = {}
-        for cid, aid, title, url, published, source, text, start, end, sentences in rows:
+        for cid, aid, title, url, published, source, text, start, end, sentences, story in rows:
             out[cid] = StoredChunk(
                 id=cid,
                 article_id=aid,
@@ -327,6 +381,7 @@ class Store:
                 start=start,
                 end=end,
                 sentences=tuple(tuple(s) for s in json.loads(sentences)),
+                story=story,
             )
         return out
 

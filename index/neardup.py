@@ -1,0 +1,43 @@
+"""Near-duplicate articles: the same story republished with a new headline, a trailing
+paragraph, reordered sentences. Found at ingest, stored as a shared story id.
+
+Two steps, chosen by measurement (benchmarks/neardup.py, docs/benchmarks.md):
+candidates are the stored articles whose chunks lie close to the new article's first chunk in
+the vector index (cosine >= CANDIDATE_COSINE; no extra index to keep), and a candidate is the
+same story when the word shingles of the shorter text are mostly in the longer one
+(containment >= SAME_STORY). Containment, unlike Jaccard, stays high when one copy adds a
+paragraph; shingles, unlike embeddings, tell a copy from another report of the same event.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+from index.textnorm import terms
+
+SHINGLE = 4  # words per shingle
+CANDIDATE_COSINE = 0.8
+SAME_STORY = 0.6
+CANDIDATES = 8  # nearest chunks looked at per new article
+
+
+def shingles(text: str) -> frozenset[int]:
+    """crc32 hashes of the folded text's overlapping word 4-grams."""
+    words = terms(text)
+    if len(words) < SHINGLE:
+        return frozenset({zlib.crc32(" ".join(words).encode())}) if words else frozenset()
+    return frozenset(
+        zlib.crc32(" ".join(words[i : i + SHINGLE]).encode())
+        for i in range(len(words) - SHINGLE + 1)
+    )
+
+
+def containment(a: frozenset[int], b: frozenset[int]) -> float:
+    """Share of the smaller set found in the larger: 1.0 when one text includes the other."""
+    if not a or not b:
+        return 0.0
+    return len(a & b) / min(len(a), len(b))
+
+
+def same_story(a: str, b: str) -> bool:
+    return containment(shingles(a), shingles(b)) >= SAME_STORY
