@@ -228,13 +228,14 @@ def ingest(
     progress: bool = False,
     on_failure: Callable[[ReadFailure], None] | None = None,
     on_wait: Callable[[str], None] | None = None,
+    search: str = "auto",
 ) -> IngestReport:
     """Add new and changed articles; unchanged ones are skipped without embedding."""
     started = time.perf_counter()
     report = IngestReport()
     settings.index_dir.mkdir(parents=True, exist_ok=True)
     with write_lock(settings.index_dir, on_wait):
-        writer = _Writer(settings, make_embedder)
+        writer = _Writer(settings, make_embedder, search)
         try:
             writer.check_settings(settings)
             pending: list[tuple[Article, StoredArticle | None, list[Chunk]]] = []
@@ -298,6 +299,7 @@ def rebuild(
     *,
     progress: bool = False,
     on_wait: Callable[[str], None] | None = None,
+    search: str = "auto",
 ) -> IngestReport:
     """Re-chunk and re-embed every stored article, then swap the result in with one commit."""
     started = time.perf_counter()
@@ -307,7 +309,7 @@ def rebuild(
 
         raise IndexMissing(f"no index in {settings.index_dir}; run `qa ingest PATH` first")
     with write_lock(settings.index_dir, on_wait):
-        writer = _Writer(settings, make_embedder)
+        writer = _Writer(settings, make_embedder, search)
         try:
             m = writer.manifest
             tokens = settings.chunk_tokens or m.chunk_tokens

@@ -1,12 +1,37 @@
-"""The FAISS side: vectors keyed by chunk id, written atomically, searched by inner product."""
+"""The FAISS side: vectors keyed by chunk id, written atomically, searched by inner product.
+
+Two kinds of search, recorded in the manifest's `search` field:
+
+- "flat": exact (IndexFlatIP), the cost growing with the index (docs/benchmarks.md).
+- "hnsw": approximate (IndexHNSWFlat), about 1 ms a query at a million vectors, with
+  recall@10 against exact of about 0.98 on MiniLM vectors.
+
+`choose_search` picks flat below HNSW_FROM vectors and HNSW from there, unless told otherwise.
+An HNSW graph cannot delete a node, so a removed vector's id is set to -1: searches skip it,
+`__len__` does not count it, and `with_search` rebuilds the graph without it once such
+tombstones are a fifth of the graph (and `qa rebuild` always starts from a fresh one).
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from index.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+SEARCH_KINDS = ("auto", "flat", "hnsw")
+HNSW_FROM = 200_000  # vectors; where exact search passes ~20 ms a query (docs/benchmarks.md)
+HNSW_M = 32  # graph neighbours per node: 256 bytes of graph a vector beside its 1,536
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 128
+TOMBSTONE_SHARE = 0.2  # rebuild an HNSW graph once this share of its nodes are removed
+_LIVE = (0, 2**62)  # chunk ids are positive; a tombstone's id is -1
 
 
 def _faiss() -> Any:
@@ -17,20 +42,45 @@ def _faiss() -> Any:
     return faiss
 
 
+def choose_search(vectors: int, requested: str = "auto") -> str:
+    """ "flat" or "hnsw" for an index of this many vectors; `requested` overrides "auto"."""
+    if requested not in SEARCH_KINDS:
+        raise ConfigError(f"search must be one of {', '.join(SEARCH_KINDS)}, got {requested!r}")
+    if requested != "auto":
+        return requested
+    return "hnsw" if vectors >= HNSW_FROM else "flat"
+
+
 class VectorIndex:
-    """Exact inner-product search over unit vectors, ids = chunk ids."""
+    """Inner-product search over unit vectors, ids = chunk ids; exact or HNSW."""
 
     def __init__(self, index: Any) -> None:
-        self._index = index
-
-    @classmethod
-    def empty(cls, dimension: int) -> VectorIndex:
         faiss = _faiss()
-        return cls(faiss.IndexIDMap2(faiss.IndexFlatIP(dimension)))
+        self._index = index
+        inner = faiss.downcast_index(index.index)
+        self.kind = "hnsw" if isinstance(inner, faiss.IndexHNSW) else "flat"
+        self._removed = 0
+        if self.kind == "hnsw":
+            self._removed = int((faiss.vector_to_array(index.id_map) < 0).sum())
 
     @classmethod
-    def build(cls, ids: np.ndarray, vectors: np.ndarray, dimension: int) -> VectorIndex:
-        index = cls.empty(dimension)
+    def empty(cls, dimension: int, search: str = "flat") -> VectorIndex:
+        faiss = _faiss()
+        kind = choose_search(0, search)
+        if kind == "hnsw":
+            inner = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+            inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+            inner.hnsw.efSearch = HNSW_EF_SEARCH
+        else:
+            inner = faiss.IndexFlatIP(dimension)
+        return cls(faiss.IndexIDMap2(inner))
+
+    @classmethod
+    def build(
+        cls, ids: np.ndarray, vectors: np.ndarray, dimension: int, search: str = "flat"
+    ) -> VectorIndex:
+        """An index of these vectors; `search` "auto" chooses the kind by their number."""
+        index = cls.empty(dimension, choose_search(len(ids), search))
         index.add(ids, vectors)
         return index
 
@@ -52,18 +102,37 @@ class VectorIndex:
         return int(self._index.d)
 
     def __len__(self) -> int:
-        return int(self._index.ntotal)
+        return int(self._index.ntotal) - self._removed
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids):
-            self._index.add_with_ids(
-                np.ascontiguousarray(vectors, dtype=np.float32),
-                np.ascontiguousarray(ids, dtype=np.int64),
-            )
+            faiss = _faiss()
+            if self.kind == "hnsw":
+                # Building a graph parallelises well, unlike one query (HNSW_FROM vectors
+                # take minutes on one core).
+                faiss.omp_set_num_threads(os.cpu_count() or 1)
+            try:
+                self._index.add_with_ids(
+                    np.ascontiguousarray(vectors, dtype=np.float32),
+                    np.ascontiguousarray(ids, dtype=np.int64),
+                )
+            finally:
+                faiss.omp_set_num_threads(1)
 
     def remove(self, ids: np.ndarray | list[int]) -> None:
-        if len(ids):
+        if not len(ids):
+            return
+        if self.kind == "flat":
             self._index.remove_ids(np.asarray(ids, dtype=np.int64))
+            return
+        faiss = _faiss()
+        id_map = faiss.vector_to_array(self._index.id_map)
+        gone = np.isin(id_map, np.asarray(ids, dtype=np.int64)) & (id_map >= 0)
+        if gone.any():
+            id_map[gone] = -1
+            faiss.copy_array_to_vector(id_map, self._index.id_map)
+            self._index.construct_rev_map()  # so vectors_of no longer finds them
+            self._removed += int(gone.sum())
 
     def vectors_of(self, ids: list[int]) -> np.ndarray:
         """(len(ids), d) stored vectors of these chunk ids (each must be present)."""
@@ -71,11 +140,40 @@ class VectorIndex:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.asarray(self._index.reconstruct_batch(np.asarray(ids, dtype=np.int64)))
 
+    def ids(self) -> np.ndarray:
+        """(len(self),) int64: the chunk ids held, in insertion order."""
+        id_map = _faiss().vector_to_array(self._index.id_map)
+        return id_map[id_map >= 0]
+
     def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """Top `k` (chunk id, cosine) for one (d,) unit query; fewer when the index is small."""
         k = min(k, len(self))
         if k <= 0:
             return []
-        scores, ids = self._index.search(np.asarray(query, np.float32).reshape(1, -1), k)
+        params = None
+        if self.kind == "hnsw":
+            faiss = _faiss()
+            params = faiss.SearchParametersHNSW()
+            params.efSearch = max(HNSW_EF_SEARCH, k)
+            if self._removed:
+                keep = faiss.IDSelectorRange(*_LIVE)  # tested against chunk ids, not positions
+                params.sel = keep
+        scores, ids = self._index.search(
+            np.asarray(query, np.float32).reshape(1, -1), k, params=params
+        )
         # FAISS pads with id -1 when it has fewer than k results.
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def with_search(self, requested: str = "auto") -> VectorIndex:
+        """This index, or a rebuilt one, of the kind `requested` calls for at its size.
+
+        Rebuilding also drops an HNSW graph's tombstones, once they are TOMBSTONE_SHARE of it.
+        """
+        kind = choose_search(len(self), requested)
+        if kind == self.kind and self._removed <= TOMBSTONE_SHARE * self._index.ntotal:
+            return self
+        id_map = _faiss().vector_to_array(self._index.id_map)
+        live = id_map >= 0
+        vectors = self._index.index.reconstruct_n(0, self._index.ntotal)[live]
+        log.info("rebuilding %d vectors as %s search", int(live.sum()), kind)
+        return VectorIndex.build(id_map[live], vectors, self.dimension, kind)
