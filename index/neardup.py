@@ -16,8 +16,8 @@ import zlib
 from index.textnorm import terms
 
 SHINGLE = 4  # words per shingle
-CANDIDATE_COSINE = 0.8
-SAME_STORY = 0.6
+CANDIDATE_COSINE = 0.7
+SAME_STORY = 0.75
 CANDIDATES = 8  # nearest chunks looked at per new article
 
 
