@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dtm
 import signal
 import time
 from collections.abc import Callable, Sequence
 
-from telegram import Update
+from telegram import Bot, Update
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -17,6 +18,7 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from bot.delivery import FloodControl
 from bot.handlers import QABot
@@ -29,7 +31,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 def build_application(
     settings: BotSettings, engine: Engine, *, clock: Callable[[], float] = time.monotonic
-) -> Application:  # type: ignore[type-arg]
+) -> Application:
     """An Application that answers from `engine`, with concurrent updates and flood control."""
     qabot = QABot(engine, settings, clock)
     application = (
@@ -50,7 +52,7 @@ def build_application(
     return application
 
 
-def wire(application: Application, qabot: QABot) -> None:  # type: ignore[type-arg]
+def wire(application: Application, qabot: QABot) -> None:
     """Attach every handler; the allowlist gate runs first, in its own group."""
     new = filters.UpdateType.MESSAGE  # edited messages are not asked again
     text = new & filters.TEXT & ~filters.COMMAND
@@ -71,8 +73,23 @@ def wire(application: Application, qabot: QABot) -> None:  # type: ignore[type-a
     application.add_error_handler(qabot.error)
 
 
+def whoami(settings: BotSettings) -> str:
+    """The bot's username, from one getMe call; raises InvalidToken or NetworkError.
+
+    Run before `run`, so that a refused token or an unreachable server is one clear error
+    instead of the library's retry-loop traceback.
+    """
+
+    async def ask() -> str:
+        request = HTTPXRequest(connect_timeout=10.0, read_timeout=settings.request_timeout_s)
+        async with Bot(settings.token, base_url=settings.api_base_url, request=request) as bot:
+            return bot.username
+
+    return asyncio.run(ask())
+
+
 def run(
-    application: Application,  # type: ignore[type-arg]
+    application: Application,
     settings: BotSettings,
     *,
     stop_signals: Sequence[int] | None = STOP_SIGNALS,

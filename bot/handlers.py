@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
-from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError, TimedOut
 from telegram.ext import Application, ApplicationHandlerStop, ContextTypes
 
 from bot import render
@@ -77,7 +77,7 @@ class QABot:
         self.cursors = CursorStore(settings.cursor_ttl_s, settings.max_cursors, clock)
         self.conversations = Conversations(settings.followup_s, clock)
 
-    async def post_init(self, application: Application) -> None:  # type: ignore[type-arg]
+    async def post_init(self, application: Application) -> None:
         """Register the commands, so Telegram clients offer them."""
         await application.bot.set_my_commands(COMMANDS)
 
@@ -123,7 +123,8 @@ class QABot:
 
     async def ask(self, update: Update, context: Context) -> None:
         """/ask QUESTION: answer the question, in any chat."""
-        assert update.effective_message is not None  # CommandHandler only sees messages
+        if update.effective_message is None:
+            return
         question = command_argument(update.effective_message)
         if not question:
             await self._reply(update, context, render.text(ASK_USAGE))
@@ -138,13 +139,14 @@ class QABot:
 
     async def private_text(self, update: Update, context: Context) -> None:
         """Any text in a private chat is a question."""
-        assert update.effective_message is not None
-        await self._answer(update, context, update.effective_message.text or "")
+        if update.effective_message is not None:
+            await self._answer(update, context, update.effective_message.text or "")
 
     async def group_text(self, update: Update, context: Context) -> None:
         """In a group, answer a message that mentions the bot or replies to it; else stay quiet."""
         message = update.effective_message
-        assert message is not None
+        if message is None:
+            return
         question = group_question(message, context.bot.id, context.bot.username)
         if question is None:
             return
@@ -155,7 +157,8 @@ class QABot:
 
     async def _answer(self, update: Update, context: Context, question: str) -> None:
         message, user, chat = update.effective_message, update.effective_user, update.effective_chat
-        assert message is not None and chat is not None
+        if message is None or chat is None:
+            return
         user_id = user.id if user else chat.id
         wait = self.rate.wait_for(user_id)
         if wait:
@@ -210,15 +213,20 @@ class QABot:
     async def button(self, update: Update, context: Context) -> None:
         """A More or Context button: answer from its cursor, or say that it has expired."""
         query = update.callback_query
-        assert query is not None
+        if query is None:
+            return
         pressed = parse_data(query.data)
-        chat_id = query.message.chat.id if query.message else None
         cursor = self.cursors.get(pressed.key) if pressed else None
-        if pressed is None or cursor is None or cursor.chat_id != chat_id:
+        if (
+            pressed is None
+            or cursor is None
+            or query.message is None
+            or cursor.chat_id != query.message.chat.id
+        ):
             await query.answer(EXPIRED)
             await self._drop_buttons(context, query.message, keep=lambda _data: False)
             return
-        assert chat_id is not None and query.message is not None
+        chat_id = cursor.chat_id
         answer = cursor.answer
         if pressed.kind == "ctx":
             if not 1 <= pressed.n <= len(answer.quotes):
@@ -275,6 +283,10 @@ class QABot:
         if isinstance(err, Forbidden):
             log.warning("chat %s cannot be reached: %s", chat and chat.id, err)
             return
+        if isinstance(err, TimedOut):
+            # The message may well have arrived; an apology on top would only confuse.
+            log.warning("Bot API call timed out for chat %s: %s", chat and chat.id, err)
+            return
         if isinstance(err, NetworkError) and not isinstance(err, BadRequest):
             log.warning("Bot API call failed for chat %s: %s", chat and chat.id, err)
         elif isinstance(err, QAError):
@@ -293,7 +305,8 @@ class QABot:
 
     async def _reply(self, update: Update, context: Context, message: render.Fragment) -> None:
         chat = update.effective_chat
-        assert chat is not None
+        if chat is None:
+            return
         reply_to = update.effective_message.message_id if update.effective_message else None
         if chat.type == ChatType.PRIVATE:
             reply_to = None  # in a private chat the answer follows the question anyway

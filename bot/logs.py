@@ -24,10 +24,10 @@ class Redacting(logging.Formatter):
         return line
 
 
-def redact_token(token: str, logger: logging.Logger | None = None) -> None:
-    """Make every handler of `logger` (the root logger by default) redact `token`."""
+def redact_token(token: str, handlers: Iterable[logging.Handler] | None = None) -> None:
+    """Make each handler (by default every handler of the root logger) redact `token`."""
     secrets = [token, token.partition(":")[2]]
-    for handler in (logger or logging.getLogger()).handlers:
+    for handler in logging.getLogger().handlers if handlers is None else handlers:
         inner = handler.formatter or logging.Formatter()
         if isinstance(inner, Redacting):
             inner = inner.inner

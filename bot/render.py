@@ -128,7 +128,7 @@ def tail(s: str, n: int) -> str:
         return s
     cut = s[-n:]
     m = _SENTENCE_END.search(cut)
-    if m:
+    if m and cut[m.end() :].strip():
         return cut[m.end() :].lstrip()
     space = cut.find(" ")
     return ELLIPSIS + (cut[space + 1 :] if 0 <= space < n // 2 else cut[1:])

@@ -288,8 +288,8 @@ class BotAPIDouble:
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/bot"
+        port = self._server.server_address[1]
+        return f"http://127.0.0.1:{port}/bot"
 
     @property
     def env(self) -> dict[str, str]:
@@ -741,3 +741,62 @@ def running(application: Any, run: Callable[[Any], None], timeout: float = 60.0)
         thread.join(timeout)
         if errors:
             raise errors[0]
+
+
+# --- driving this project's bot ---------------------------------------------------------
+
+
+class FakeClock:
+    """Time that moves only when a test says so (cursors, follow-ups, rate limits)."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@contextmanager
+def bot(
+    double: BotAPIDouble, engine: Any, clock: Callable[[], float] | None = None, **settings: Any
+) -> Iterator[Any]:
+    """This project's bot, built and run as `qa bot` does, polling `double` until the block
+    ends; `settings` override BotSettings fields."""
+    from bot.app import build_application, run
+    from bot.settings import BotSettings
+
+    s = BotSettings.from_env(double.env, poll_timeout_s=1, **settings)
+    application = build_application(s, engine, clock=clock or FakeClock())
+    with running(application, lambda app: run(app, s, stop_signals=None)):
+        yield application
+
+
+def ask(double: BotAPIDouble, text: str, **where: Any) -> list[Sent]:
+    """Send `text` and wait for the bot's reply (all its parts, when split)."""
+    chat = where.get("chat", where.get("user", 1001))
+    before = len(double.sent(chat))
+    msg = double.message(text, **where)
+
+    def replied() -> list[Sent] | None:
+        new = double.sent(chat)[before:]
+        mine = [s for s in new if s.reply_to in (msg["message_id"], None)]
+        if not mine:
+            return None
+        first = mine[0].visible
+        if first.startswith("(1/"):
+            n = int(first[3 : first.index(")")])
+            return mine if len(mine) >= n else None
+        return mine[:1]
+
+    return double.wait(replied, what=f"answer {text!r}")
+
+
+def strict(sent: Sent) -> str:
+    """The visible text of an HTML message, after checking it as Telegram would."""
+    assert sent.parse_mode == "HTML"
+    parsed = check_html(sent.text)
+    assert parsed.text == sent.visible
+    return parsed.text

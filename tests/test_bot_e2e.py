@@ -7,20 +7,17 @@ import dataclasses
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.app import build_application, run
-from bot.settings import BotSettings
 from index.embedder import Embedder
 from index.records import Article
 from index.settings import Settings
 from qa.engine import Engine
-from tests.botapi_double import BotAPIDouble, Sent, check_html, running
+from tests.botapi_double import BotAPIDouble, FakeClock, ask, bot, check_html, strict
 from tests.conftest import DEMO_ANSWER_START, DEMO_DIR, DEMO_QUESTION, ROOT
 
 pytestmark = pytest.mark.slow
@@ -169,62 +166,10 @@ def engine(corpus_index: Path, real_embedder: Embedder) -> Iterator[Engine]:
     e.close()
 
 
-class FakeClock:
-    """Time that moves only when a test says so (cursors, follow-ups, rate limits)."""
-
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def double() -> Iterator[BotAPIDouble]:
     with BotAPIDouble() as d:
         yield d
-
-
-@contextmanager
-def bot(
-    double: BotAPIDouble, engine: Engine, clock: Callable[[], float] | None = None, **settings: Any
-) -> Iterator[Any]:
-    """The bot, as `qa bot` builds and runs it, polling the double until the block ends."""
-    s = BotSettings.from_env(double.env, poll_timeout_s=1, **settings)
-    application = build_application(s, engine, clock=clock or FakeClock())
-    with running(application, lambda app: run(app, s, stop_signals=None)):
-        yield application
-
-
-def ask(double: BotAPIDouble, text: str, **where: Any) -> list[Sent]:
-    """Send `text` and wait for the bot's reply (all its parts, when split)."""
-    chat = where.get("chat", where.get("user", 1001))
-    before = len(double.sent(chat))
-    msg = double.message(text, **where)
-
-    def replied() -> list[Sent] | None:
-        new = double.sent(chat)[before:]
-        mine = [s for s in new if s.reply_to in (msg["message_id"], None)]
-        if not mine:
-            return None
-        first = mine[0].visible
-        if first.startswith("(1/"):
-            n = int(first[3 : first.index(")")])
-            return mine if len(mine) >= n else None
-        return mine[:1]
-
-    return double.wait(replied, what=f"answer {text!r}")
-
-
-def strict(sent: Sent) -> str:
-    """The visible text of an HTML message, after checking it as Telegram would."""
-    assert sent.parse_mode == "HTML"
-    parsed = check_html(sent.text)
-    assert parsed.text == sent.visible
-    return parsed.text
 
 
 # --- private chat -------------------------------------------------------------------------
@@ -361,7 +306,7 @@ def test_expired_and_foreign_buttons_answer_politely(double: BotAPIDouble, engin
 
 def test_group_answers_mentions_replies_and_ask_only(double: BotAPIDouble, engine: Engine) -> None:
     group = -100123
-    where = {"chat": group, "chat_type": "supergroup", "user": 3001}
+    where: dict[str, Any] = {"chat": group, "chat_type": "supergroup", "user": 3001}
     with bot(double, engine):
         double.message(DEMO_QUESTION, **where)  # not addressed: silence
         double.message("@someone_else " + DEMO_QUESTION, **where)

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from dotenv import dotenv_values
     from telegram.error import InvalidToken, NetworkError
 
-    from bot.app import build_application
+    from bot.app import build_application, whoami
     from bot.app import run as run_bot
     from bot.logs import REDACTED, redact_token
     from bot.settings import BotSettings
@@ -62,14 +62,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     redact_token(bot_settings.token)
     engine = Engine(settings)  # a missing index fails here, before Telegram is contacted
     try:
-        stats = engine.stats()
-        print(
-            f"answering from {settings.index_dir} ({stats.articles} articles); Ctrl-C stops",
-            file=sys.stderr,
-        )
-        application = build_application(bot_settings, engine)
         try:
-            run_bot(application, bot_settings)
+            username = whoami(bot_settings)
         except InvalidToken:
             raise ConfigError(
                 "Telegram refused the bot token; check TELEGRAM_BOT_TOKEN against @BotFather"
@@ -79,6 +73,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             raise ConfigError(
                 f"cannot reach the Bot API at {bot_settings.api_base_url}: {message}"
             ) from None
+        stats = engine.stats()
+        print(
+            f"@{username} is answering from {settings.index_dir} ({stats.articles} articles); "
+            "Ctrl-C stops it",
+            file=sys.stderr,
+        )
+        run_bot(build_application(bot_settings, engine), bot_settings)
     finally:
         engine.close()
     return 0
