@@ -205,6 +205,7 @@ class Sent:
     reply_markup: dict[str, Any] | None
     reply_to: int | None
     edits: int = 0
+    at: float = field(default_factory=time.perf_counter)  # when the double received it
 
     @property
     def buttons(self) -> list[tuple[str, str]]:

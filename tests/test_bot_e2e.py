@@ -369,9 +369,20 @@ def test_allowlist_refuses_strangers_once(double: BotAPIDouble, engine: Engine) 
             user=stranger,
         )
         assert DEMO_ANSWER_START in strict(in_group)
+        # in a group that is not allowed, a second stranger is refused once, then ignored
+        other_group, other = -100999, 4003
+        where: dict[str, Any] = {"chat": other_group, "chat_type": "supergroup", "user": other}
+        [refused_there] = ask(double, f"/ask@{double.username} {DEMO_QUESTION}", **where)
+        assert "private" in strict(refused_there)
+        double.message(f"@{double.username} {DEMO_QUESTION}", **where)
+        double.message("/ask " + DEMO_QUESTION, **where)
         double.wait_consumed()
     assert len(double.sent(stranger)) == 1
     assert len(double.sent(friend)) == 1
+    assert len(double.sent(other_group)) == 1
+    # no quote from the corpus ever reached a stranger's chat
+    for chat in (stranger, other_group):
+        assert not any("Korea" in s.visible for s in double.sent(chat))
 
 
 def test_rate_limit_is_friendly(double: BotAPIDouble, engine: Engine) -> None:

@@ -1,0 +1,150 @@
+"""Reply latency of the Telegram bot against the Bot API double, with concurrent users.
+
+    python -m benchmarks.bot_latency [--users 10] [--questions 10] [--index DIR]
+
+The real bot (python-telegram-bot Application, long polling over HTTP on 127.0.0.1, concurrent
+updates, typing indicator) answers from a real index with the real model. Each simulated user
+sends a question, waits for the answer, then sends the next (a closed loop), all users at
+once. Latency is from the moment the double queues the user's message to the moment it
+receives the bot's answer (the last part, when an answer is split): Telegram's own network
+time is not in it. A single user asking alone is measured first, as the baseline service time.
+
+Without --index, it ingests the real articles (XQuAD, PersianQA where ../shared/eval has them,
+and the demo) into $BENCH_WORK/bot-index once and reuses it; the questions are XQuAD's.
+`--users 50 --questions 20` is the load of issue 6 (1,000 questions).
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+from pathlib import Path
+
+from benchmarks.common import default_work, footer, header, median, p95, table
+from benchmarks.corpus import questions, real_articles
+from tests.botapi_double import BotAPIDouble, Sent
+
+
+def build_index(folder: Path) -> Path:
+    """The real articles ingested into `folder`, unless already there."""
+    from index.build import ingest
+    from index.settings import Settings
+    from qa.engine import load_embedder
+
+    if (folder / "store.sqlite3").exists():
+        return folder
+    settings = Settings.from_env({}, index_dir=folder)
+    started = time.perf_counter()
+    report = ingest(settings, real_articles(), load_embedder(settings))
+    print(f"built {folder}: {report.summary()} ({time.perf_counter() - started:.0f} s)\n")
+    return folder
+
+
+def reply_to(double: BotAPIDouble, chat: int, before: int, message_id: int) -> list[Sent] | None:
+    """The bot's whole answer to `message_id` (every part, when split), once it is all there."""
+    new = [s for s in double.sent(chat)[before:] if s.reply_to == message_id]
+    if not new:
+        return None
+    first = new[0].visible
+    parts = int(first[3 : first.index(")")]) if first.startswith("(1/") else 1
+    return new if len(new) >= parts else None
+
+
+def simulate(
+    double: BotAPIDouble, users: int, per_user: int, pool: list[str], first_user: int
+) -> list[float]:
+    """Latencies (s) of `users` users asking `per_user` questions each, all at once."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def user(n: int) -> None:
+        uid = first_user + n
+        for i in range(per_user):
+            q = pool[(n * per_user + i) % len(pool)]
+            before = len(double.sent(uid))
+            started = time.perf_counter()
+            message_id = double.message(q, user=uid)["message_id"]
+            try:
+                reply = double.wait(
+                    lambda b=before, m=message_id: reply_to(double, uid, b, m), timeout=600
+                )
+            except TimeoutError:
+                with lock:
+                    errors.append(f"user {uid}: no answer to {q!r}")
+                continue
+            with lock:
+                latencies.append(reply[-1].at - started)
+
+    threads = [threading.Thread(target=user, args=(n,)) for n in range(users)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise RuntimeError(f"{len(errors)} questions got no answer: {errors[:3]}")
+    return latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--users", type=int, default=10)
+    parser.add_argument("--questions", type=int, default=10, help="per user")
+    parser.add_argument("--index", type=Path, help="an existing index (default: build one)")
+    args = parser.parse_args()
+
+    from bot.app import build_application, run
+    from bot.settings import BotSettings
+    from index.settings import Settings
+    from qa.engine import Engine
+    from tests.botapi_double import running
+
+    header("Telegram bot reply latency against the Bot API double")
+    folder = args.index or build_index(default_work() / "bot-index")
+    engine = Engine(Settings.from_env({}, index_dir=folder))
+    stats = engine.stats()
+    pool = questions(limit=max(args.users * args.questions, 50))
+    print(f"index: {folder} ({stats.articles} articles, {stats.chunks} chunks, {stats.model})")
+    print(f"questions: {len(pool)} distinct, {args.users} users x {args.questions} each\n")
+
+    rows = []
+    with BotAPIDouble() as double:
+        settings = BotSettings.from_env(double.env, rate_limit=0, poll_timeout_s=10)
+        application = build_application(settings, engine)
+        with running(application, lambda app: run(app, settings, stop_signals=None)):
+            simulate(double, 1, 3, pool, 1)  # warm-up: first calls load lazy parts
+            for label, users, per_user, first in (
+                ("1 user alone (baseline)", 1, min(20, args.questions * 2), 100),
+                (f"{args.users} users at once", args.users, args.questions, 1000),
+            ):
+                started = time.perf_counter()
+                lat = simulate(double, users, per_user, pool, first)
+                wall = time.perf_counter() - started
+                rows.append(
+                    [
+                        label,
+                        len(lat),
+                        median(lat) * 1000,
+                        p95(lat) * 1000,
+                        max(lat) * 1000,
+                        len(lat) / wall,
+                    ]
+                )
+                print(f"{label}: done in {wall:.1f} s", flush=True)
+        sent = len(double.sent())
+        polls = len(double.calls("getUpdates"))
+    engine.close()
+    print()
+    print(
+        table(
+            ["run", "questions", "median ms", "p95 ms", "max ms", "answers/s"],
+            rows,
+        )
+    )
+    print(f"\nmessages sent: {sent}; getUpdates calls: {polls}")
+    footer()
+
+
+if __name__ == "__main__":
+    main()
