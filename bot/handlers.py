@@ -181,7 +181,8 @@ class QABot:
                     self.engine.ask, asked.text, self.settings.passages
                 )
             except EmptyQuestion as e:
-                await self._reply(update, context, render.text(str(e).capitalize()))
+                why = str(e)
+                await self._reply(update, context, render.text(why[:1].upper() + why[1:]))
                 return
         parts = render.answer_messages(answer, followup_of=asked.followup_of)
         markup = self._buttons(chat.id, answer)

@@ -403,7 +403,7 @@ def test_rate_limit_is_friendly(double: BotAPIDouble, engine: Engine) -> None:
 # --- a fresh index --------------------------------------------------------------------------
 
 
-def test_index_rewritten_by_another_process_is_picked_up(
+def test_index_ingested_and_rebuilt_by_another_process_is_picked_up(
     double: BotAPIDouble, corpus_index: Path, real_embedder: Embedder, tmp_path: Path
 ) -> None:
     import shutil
@@ -419,19 +419,25 @@ def test_index_rewritten_by_another_process_is_picked_up(
     question = "How did the keeper restore the Pellowmere lighthouse lamp?"
     engine = Engine(Settings.from_env({}, index_dir=folder), make_embedder=lambda _m: real_embedder)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+
+    def qa(*args: str) -> None:
+        """A `qa` command in another process, as a user would run it beside the bot."""
+        cmd = [sys.executable, "-m", "qa", *args, "--index", str(folder)]
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+
     try:
         with bot(double, engine):
             [before] = ask(double, question)
             assert "Pellowmere" not in strict(before)
-            done = subprocess.run(
-                [sys.executable, "-m", "qa", "ingest", str(article), "--index", str(folder)],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=300,
-            )
-            assert done.returncode == 0, done.stderr
-            [after] = ask(double, question)
-            assert "ship bells" in strict(after)
+            qa("ingest", str(article))
+            [after_ingest] = ask(double, question)
+            assert "ship bells" in strict(after_ingest)
+            generation = engine.reader.manifest.generation
+            qa("rebuild", "--chunk-tokens", "120")  # every chunk re-embedded and swapped in
+            [after_rebuild] = ask(double, question)
+            assert "ship bells" in strict(after_rebuild)
+            assert engine.reader.manifest.generation > generation
+            assert engine.reader.manifest.chunk_tokens == 120
     finally:
         engine.close()
