@@ -1,0 +1,225 @@
+"""Ingest throughput beside the plain sentence-transformers baseline, in the same run.
+
+    python -m benchmarks.ingest [--chunks 2000] [--repeats 3] [--small 160] [--small-repeats 2]
+
+Each run is a fresh child process (so peak memory is its own), and runs are interleaved:
+baseline, ours, baseline, ours, ... Medians are reported. Variants:
+
+  st-defaults   the baseline: SentenceTransformer.encode(texts) at its defaults (float32,
+                batch 32; encode sorts one call's texts by length) into an IndexFlatIP
+  st-unsorted   the same, one encode call per 32 texts in corpus order (no length sorting)
+  qa-ingest     index.build.ingest as `qa ingest` runs it (chunking, embedding, SQLite, FAISS)
+                with the project's embedder at its defaults (dtype auto, batch 16)
+  qa-bf16       the same with --dtype bfloat16 (emulated without AVX512-BF16/AMX)
+  qa-onnx       the same with the float32 ONNX Runtime prototype (benchmarks/onnx_embedder.py)
+
+The texts are the chunks `qa ingest` makes of real articles (benchmarks/corpus.py); the
+baseline embeds exactly those texts. The small section compares every variant on fewer
+chunks, because emulated bfloat16 is several times slower here. Drift is measured against
+the float32 vectors of the same texts: mean cosine, and the agreement of the top-10
+neighbours of 50 real questions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import (
+    default_work,
+    footer,
+    header,
+    max_rss_mb,
+    median,
+    run_child,
+    table,
+)
+from benchmarks.corpus import corpus, questions
+from index.embedder import Embedder
+
+MAIN = ("st-defaults", "qa-ingest")
+SMALL = ("st-defaults", "st-unsorted", "qa-ingest", "qa-bf16", "qa-onnx")
+
+
+class Timed(Embedder):
+    """Another embedder, with the seconds spent in embed_batch added up."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.name, self.dimension, self.max_tokens = inner.name, inner.dimension, inner.max_tokens
+        self.seconds = 0.0
+
+    def embed_batch(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        started = time.perf_counter()
+        out = self.inner.embed_batch(texts)
+        self.seconds += time.perf_counter() - started
+        return out
+
+    def token_spans(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+        return self.inner.token_spans(texts)
+
+
+def make_embedder(variant: str, work: Path) -> Embedder:
+    from index.embedder import SentenceTransformerEmbedder, resolve_model
+    from index.settings import DEFAULT_MODEL
+
+    if variant == "qa-onnx":
+        from benchmarks.onnx_embedder import OnnxEmbedder, export
+
+        folder = Path(resolve_model(DEFAULT_MODEL))
+        return OnnxEmbedder(folder, export(folder, work / "minilm.onnx"))
+    return SentenceTransformerEmbedder(
+        DEFAULT_MODEL, dtype="bfloat16" if variant == "qa-bf16" else "auto"
+    )
+
+
+def child(variant: str, chunks: int, work: Path) -> dict:
+    """One timed run; vectors of the chunks and of 50 questions saved for the drift figures."""
+    from index.embedder import normalise
+    from index.settings import Settings
+
+    embedder = make_embedder(variant, work)
+    items = []
+    total = 0
+    for article, texts in corpus(chunks, embedder):  # the first `chunks` chunks, whole articles
+        items.append((article, texts))
+        total += len(texts)
+        if total >= chunks:
+            break
+    texts = [t for _, ts in items for t in ts]
+    qvecs = embedder.embed_batch(questions(50, seed=2))
+    embedder.embed_batch(texts[:8])  # warm up
+    started = time.perf_counter()
+    embed_seconds = None
+    if variant.startswith("st-"):
+        import faiss
+        from sentence_transformers import SentenceTransformer
+
+        from index.embedder import resolve_model
+        from index.settings import DEFAULT_MODEL
+
+        model = SentenceTransformer(resolve_model(DEFAULT_MODEL), device="cpu")
+        model.encode(texts[:8])  # warm up
+        started = time.perf_counter()
+        if variant == "st-defaults":
+            vecs = model.encode(texts)
+        else:
+            vecs = np.concatenate(
+                [model.encode(texts[i : i + 32]) for i in range(0, len(texts), 32)]
+            )
+        index = faiss.IndexFlatIP(vecs.shape[1])
+        index.add(np.ascontiguousarray(normalise(vecs)))
+        seconds = time.perf_counter() - started
+        vecs = normalise(vecs)
+    else:
+        from index.build import ingest
+        from index.store import Store
+
+        timed = Timed(embedder)
+        with tempfile.TemporaryDirectory(dir=work) as tmp:
+            settings = Settings.from_env({}, index_dir=Path(tmp) / "index")
+            report = ingest(settings, (a for a, _ in items), lambda _m: timed)
+            seconds = time.perf_counter() - started
+            store = Store(settings.index_dir / "store.sqlite3", readonly=True)
+            _, vecs = store.vectors(timed.dimension)
+            store.close()
+        assert report.chunks == len(texts), (report.summary(), len(texts))
+        embed_seconds = timed.seconds
+    np.save(work / f"ingest-{variant}-{chunks}.npy", vecs)
+    np.save(work / f"ingest-{variant}-{chunks}-q.npy", qvecs)
+    (work / f"ingest-{chunks}-texts.json").write_text(json.dumps(texts), encoding="utf-8")
+    return {
+        "variant": variant,
+        "chunks": len(texts),
+        "articles": len(items),
+        "seconds": seconds,
+        "embed_seconds": embed_seconds,
+        "max_rss_mb": max_rss_mb(),
+    }
+
+
+def drift(work: Path, chunks: int, variant: str, reference: str) -> tuple[float, float]:
+    """(mean cosine to the reference vectors, top-10 neighbour agreement on 50 questions)."""
+    texts = json.loads((work / f"ingest-{chunks}-texts.json").read_text(encoding="utf-8"))
+    _, first = np.unique(texts, return_index=True)  # duplicate texts would make ties
+    a = np.load(work / f"ingest-{variant}-{chunks}.npy")[first]
+    b = np.load(work / f"ingest-{reference}-{chunks}.npy")[first]
+    qa = np.load(work / f"ingest-{variant}-{chunks}-q.npy")
+    qb = np.load(work / f"ingest-{reference}-{chunks}-q.npy")
+    cosine = float((a * b).sum(axis=1).mean())
+    top_a = np.argsort(-(qa @ a.T), axis=1)[:, :10]
+    top_b = np.argsort(-(qb @ b.T), axis=1)[:, :10]
+    agree = np.mean([len(set(x) & set(y)) / 10 for x, y in zip(top_a, top_b, strict=True)])
+    return cosine, float(agree)
+
+
+def section(
+    title: str, variants: Sequence[str], chunks: int, repeats: int, work: Path, ref: str
+) -> None:
+    runs: dict[str, list[dict]] = {v: [] for v in variants}
+    for r, v in itertools.product(range(repeats), variants):
+        res = run_child(["-m", "benchmarks.ingest", "--child", v, "--chunks", str(chunks),
+                         "--work", str(work)]).data  # fmt: skip
+        runs[v].append(res)
+        print(f"  run {r + 1} {v}: {res['chunks'] / res['seconds']:.1f} chunks/s", flush=True)
+    base = median([x["chunks"] / x["seconds"] for x in runs[variants[0]]])
+    rows = []
+    for v in variants:
+        rs = runs[v]
+        rate = median([x["chunks"] / x["seconds"] for x in rs])
+        embed = [x["chunks"] / x["embed_seconds"] for x in rs if x["embed_seconds"]]
+        cos, agree = (1.0, 1.0) if v == ref else drift(work, chunks, v, ref)
+        rows.append(
+            [v, rs[0]["chunks"], rs[0]["articles"], rate, median(embed) if embed else "-",
+             median([x["articles"] / x["seconds"] for x in rs]), f"{rate / base:.2f}x",
+             median([x["max_rss_mb"] for x in rs]), f"{cos:.5f}", f"{agree:.3f}"]
+        )  # fmt: skip
+    print(f"\n## {title}\n")
+    print(
+        table(
+            ["variant", "chunks", "articles", "chunks/s", "chunks/s embedding alone",
+             "articles/s", f"vs {variants[0]}", "peak RSS MB", f"mean cosine vs {ref}",
+             "top-10 agreement"],
+            rows,
+        )
+    )  # fmt: skip
+    print(f"\nmedians of {repeats} interleaved runs each\n", flush=True)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--chunks", type=int, default=2000)
+    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--small", type=int, default=160, help="chunks for bfloat16 and ONNX")
+    p.add_argument("--small-repeats", type=int, default=2)
+    p.add_argument("--work", type=Path, default=default_work())
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    if args.child:
+        print(json.dumps(child(args.child, args.chunks, args.work)))
+        return
+    header("ingest throughput beside the sentence-transformers baseline")
+    section("ingest, float32", MAIN, args.chunks, args.repeats, args.work, "st-defaults")
+    if args.small:
+        section(
+            "ingest, the variants tried, on fewer chunks",
+            SMALL,
+            args.small,
+            args.small_repeats,
+            args.work,
+            "st-defaults",
+        )
+    footer()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,216 @@
+"""`qa ask` latency at 10k, 100k and 1M chunks, exact (flat) beside approximate (HNSW).
+
+    python -m benchmarks.query [--sizes 10000,100000,1000000] [--questions 100]
+                               [--plot docs/query_latency.png]
+
+For each size it opens two engines on the same chunks, one with each kind of vector file,
+sharing one model, and asks each real XQuAD question of both in turn (the order alternating),
+as `qa ask` does in batch mode: embedding, dense + keyword retrieval, fusion, quotes. Then it
+times each stage on its own, measures recall@10 of HNSW against exact, and runs the real
+`python -m qa ask` over 20 questions in a child process for its peak resident memory.
+Indexes beyond 2,000 chunks hold synthetic vectors around real embeddings with real stored text
+(benchmarks/synthetic.py), so their recall is a proxy; the docs say how it compares.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import ROOT, default_work, footer, header, median, p95, table
+from benchmarks.corpus import questions, real_chunks
+from benchmarks.synthetic import index_folder
+
+KINDS = ("flat", "hnsw")
+
+
+def peak_rss_mb(args: list[str], stdin_text: str) -> tuple[float, float]:
+    """(peak resident MB, seconds) of `python args...` fed `stdin_text`, stdout discarded."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    path = default_work() / "stdin.txt"
+    path.write_text(stdin_text, encoding="utf-8")
+    started = time.perf_counter()
+    with path.open() as f:
+        proc = subprocess.Popen(
+            [sys.executable, *args], cwd=ROOT, env=env, stdin=f, stdout=subprocess.DEVNULL
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{' '.join(args)} failed")
+    return usage.ru_maxrss / 1024, seconds
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, object]:
+    started = time.perf_counter()
+    out = fn()
+    return (time.perf_counter() - started) * 1000, out
+
+
+def measure(size: int, folders: dict[str, Path], qs: list[str]) -> dict:
+    """Per kind: end-to-end and per-stage milliseconds, recall@10/@50 of HNSW, memory."""
+    from index.embedder import SentenceTransformerEmbedder
+    from index.settings import DEFAULT_MODEL, Settings
+    from qa.answer import Question
+    from qa.engine import Engine
+    from qa.quotes import select_quotes
+
+    embedder = SentenceTransformerEmbedder(DEFAULT_MODEL)
+    engines = {
+        k: Engine(Settings.from_env({}, index_dir=f), lambda _m: embedder)
+        for k, f in folders.items()
+    }
+    for e in engines.values():  # warm up: first calls allocate and fault pages in
+        for q in qs[:3]:
+            e.ask(q)
+    total: dict[str, list[float]] = {k: [] for k in engines}
+    for n, q in enumerate(qs):
+        order = list(engines) if n % 2 == 0 else list(engines)[::-1]
+        for k in order:
+            ms, _ = timed(lambda k=k, q=q: engines[k].ask(q))
+            total[k].append(ms)
+    stages: dict[str, dict[str, list[float]]] = {
+        k: {s: [] for s in ("embed", "dense", "keyword", "retrieve", "quotes")} for k in engines
+    }
+    overlap10, overlap50 = [], []
+    for q in qs:
+        question = Question.parse(q)
+        ms, vec = timed(lambda q=q: embedder.embed_query(q))
+        tops = {}
+        for k, e in engines.items():
+            st = stages[k]
+            st["embed"].append(ms)
+            t, tops[k] = timed(lambda e=e, vec=vec: e.reader.dense(vec, 50))
+            st["dense"].append(t)
+            t, _ = timed(lambda e=e, q=q: e.reader.keyword(q, 50))
+            st["keyword"].append(t)
+            t, hits = timed(
+                lambda e=e, question=question, vec=vec: e.retriever.search(question, vec)
+            )
+            st["retrieve"].append(t)
+            t, _ = timed(
+                lambda e=e, question=question, vec=vec, hits=hits: select_quotes(
+                    question, vec, hits, embedder, e.quote_settings
+                )
+            )
+            st["quotes"].append(t)
+        if "flat" in tops and "hnsw" in tops:
+            exact = [[c for c, _ in tops["flat"][:n]] for n in (10, 50)]
+            approx = [[c for c, _ in tops["hnsw"][:n]] for n in (10, 50)]
+            overlap10.append(len(set(exact[0]) & set(approx[0])) / max(1, len(exact[0])))
+            overlap50.append(len(set(exact[1]) & set(approx[1])) / max(1, len(exact[1])))
+    for e in engines.values():
+        e.close()
+    out: dict = {
+        "size": size,
+        "recall10": median_mean(overlap10),
+        "recall50": median_mean(overlap50),
+    }
+    for k in engines:
+        out[k] = {
+            "median": median(total[k]),
+            "p95": p95(total[k]),
+            **{s: median(v) for s, v in stages[k].items()},
+        }
+    return out
+
+
+def median_mean(values: list[float]) -> float:
+    return float(np.mean(values)) if values else float("nan")
+
+
+def memory(folders: dict[str, Path], qs: list[str]) -> dict[str, tuple[float, float]]:
+    """Peak RSS and wall seconds of `python -m qa ask --json` over the questions, per kind."""
+    return {
+        k: peak_rss_mb(["-m", "qa", "ask", "--json", "--index", str(f)], "\n".join(qs) + "\n")
+        for k, f in folders.items()
+    }
+
+
+def plot(results: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = [r["size"] for r in results]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for kind, colour in (("flat", "tab:red"), ("hnsw", "tab:blue")):
+        label = "exact (flat)" if kind == "flat" else "approximate (HNSW)"
+        ax.plot(sizes, [r[kind]["median"] for r in results], "o-", color=colour,
+                label=f"qa ask, {label}: median")  # fmt: skip
+        ax.plot(sizes, [r[kind]["p95"] for r in results], "o:", color=colour, alpha=0.6,
+                label=f"qa ask, {label}: 95th percentile")  # fmt: skip
+        ax.plot(sizes, [r[kind]["dense"] for r in results], "s--", color=colour, alpha=0.8,
+                label=f"dense search alone, {label}: median")  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("chunks in the index")
+    ax.set_ylabel("milliseconds per question")
+    ax.set_title("Query latency against index size (2 shared cores, AVX2)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    print(f"plot written to {path}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", default="10000,100000,1000000")
+    p.add_argument("--questions", type=int, default=100)
+    p.add_argument("--work", type=Path, default=default_work())
+    p.add_argument("--plot", type=Path, help="write the latency plot (PNG) here")
+    p.add_argument("--no-memory", action="store_true", help="skip the child-process RSS runs")
+    args = p.parse_args()
+    header("qa ask latency: exact beside approximate search")
+    args.work.mkdir(parents=True, exist_ok=True)
+    real = real_chunks(args.work, 2000)
+    qs = questions(args.questions, seed=1)
+    print(f"{len(qs)} XQuAD questions; anchors: {len(real.bodies)} real chunks embedded\n")
+    results, mem = [], {}
+    for size in (int(s) for s in args.sizes.split(",")):
+        folders = {k: index_folder(args.work, real, size, k) for k in KINDS}
+        print(f"measuring {size} chunks ...", flush=True)
+        results.append(measure(size, folders, qs))
+        if not args.no_memory:
+            mem[size] = memory(folders, qs[:20])
+    (args.work / "query-results.json").write_text(json.dumps(results, indent=1))
+    rows = []
+    for r in results:
+        for k in KINDS:
+            x = r[k]
+            rows.append(
+                [r["size"], k, x["median"], x["p95"], x["embed"], x["dense"], x["keyword"],
+                 x["retrieve"], x["quotes"], f"{r['recall10']:.3f}" if k == "hnsw" else "exact",
+                 f"{mem[r['size']][k][0]:.0f}" if r["size"] in mem else "-"]
+            )  # fmt: skip
+    print()
+    print(
+        table(
+            ["chunks", "search", "qa ask median ms", "p95 ms", "embed", "dense", "keyword",
+             "retrieve (dense+keyword+fusion+fetch)", "quotes", "recall@10 vs exact",
+             "peak RSS MB (qa ask, 20 q)"],
+            rows,
+        )
+    )  # fmt: skip
+    print("\nstage columns: medians in ms, each stage timed alone on the same questions")
+    print(
+        "recall@50 (the fused candidates):", {r["size"]: round(r["recall50"], 3) for r in results}
+    )
+    if args.plot:
+        plot(results, args.plot)
+    footer()
+
+
+if __name__ == "__main__":
+    main()
