@@ -66,3 +66,16 @@ class StoredChunk:
     def sentence_text(self, start: int, end: int) -> str:
         """The text of an article-relative span that lies inside this chunk."""
         return self.text[start - self.start : end - self.start]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which articles a search may return: inclusive ISO dates and a source name."""
+
+    since: str | None = None  # 'YYYY-MM-DD'
+    until: str | None = None
+    source: str | None = None  # matched, case-folded, inside the source name or the URL
+
+    @property
+    def everything(self) -> bool:
+        return self.since is None and self.until is None and self.source is None

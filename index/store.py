@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from index.errors import IndexCorrupt
-from index.records import Article, Chunk, StoredChunk
+from index.records import Article, Chunk, Scope, StoredChunk
 from index.textnorm import fold, terms
 
 _SCHEMA = """
@@ -385,22 +385,40 @@ class Store:
             )
         return out
 
-    def keyword(self, query: str, k: int) -> list[tuple[int, float]]:
+    def keyword(self, query: str, k: int, scope: Scope | None = None) -> list[tuple[int, float]]:
         """Top `k` (chunk id, BM25 score; higher is better) for any user text.
 
         Every query word is quoted, so FTS operators (AND, NEAR, *, column:) in the text
-        are searched as words, never parsed.
+        are searched as words, never parsed. A `scope` limits the articles searched.
         """
         words = list(dict.fromkeys(terms(query)))
         if not words or k <= 0:
             return []
         match = " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
-        rows = self._db.execute(
-            "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? "
-            "ORDER BY bm25(chunks_fts) LIMIT ?",
-            (match, k),
-        )
+        if scope is None or scope.everything:
+            rows = self._db.execute(
+                "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? "
+                "ORDER BY bm25(chunks_fts) LIMIT ?",
+                (match, k),
+            )
+        else:
+            where, args = _scope_sql(scope)
+            rows = self._db.execute(
+                "SELECT f.rowid, bm25(chunks_fts) FROM chunks_fts f "
+                "JOIN chunks c ON c.id = f.rowid JOIN articles a ON a.rowid = c.article "
+                f"WHERE chunks_fts MATCH ? AND {where} ORDER BY bm25(chunks_fts) LIMIT ?",
+                (match, *args, k),
+            )
         return [(int(r), -float(s)) for r, s in rows]
+
+    def chunk_ids_in(self, scope: Scope) -> np.ndarray:
+        """(n,) int64 ids of the chunks of the articles in `scope`."""
+        where, args = _scope_sql(scope)
+        rows = self._db.execute(
+            f"SELECT c.id FROM chunks c JOIN articles a ON a.rowid = c.article WHERE {where}",
+            args,
+        )
+        return np.fromiter((r[0] for r in rows), dtype=np.int64)
 
     # -- figures --------------------------------------------------------------------------
 
@@ -412,6 +430,21 @@ class Store:
     def newest_published(self) -> str | None:
         (newest,) = self._db.execute("SELECT max(published) FROM articles").fetchone()
         return newest
+
+
+def _scope_sql(scope: Scope) -> tuple[str, list[str]]:
+    """A WHERE condition on `a` (articles) and its parameters; never formats user text."""
+    where, args = ["1"], []
+    if scope.since:
+        where.append("substr(a.published, 1, 10) >= ?")
+        args.append(scope.since)
+    if scope.until:
+        where.append("substr(a.published, 1, 10) <= ?")
+        args.append(scope.until)
+    if scope.source:
+        where.append("instr(lower(coalesce(a.source, '') || ' ' || coalesce(a.url, '')), ?) > 0")
+        args.append(scope.source.casefold())
+    return " AND ".join(where), args
 
 
 def _stored(row: tuple[Any, ...]) -> StoredArticle:

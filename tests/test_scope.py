@@ -1,0 +1,58 @@
+"""Search scopes (dates, source) applied inside the store's queries."""
+
+from __future__ import annotations
+
+from index.build import ingest
+from index.reader import IndexReader
+from index.records import Article, Scope
+from index.settings import Settings
+from tests.fakes import HashingEmbedder
+
+
+def build(settings: Settings) -> IndexReader:
+    articles = [
+        Article(
+            id=f"n{m}-{d}",
+            title=f"Market report {m}/{d}",
+            text=f"Wheat prices moved on day {d} of month {m}. Traders spoke of rain.",
+            published=f"2023-{m:02d}-{d:02d}T10:00:00" if d % 5 else f"2023-{m:02d}-{d:02d}",
+            source="ava" if d % 2 else "Pajhwok",
+            url=f"https://news{d % 3}.example/{m}/{d}",
+        )
+        for m in (1, 2, 3)
+        for d in range(1, 29, 3)
+    ]
+    articles.append(Article(id="undated", title="Undated", text="Wheat prices, undated."))
+    ingest(settings, articles, lambda _m: HashingEmbedder())
+    return IndexReader(settings.index_dir)
+
+
+def article_ids(reader: IndexReader, chunk_ids: list[int]) -> set[str]:
+    return {c.article_id for c in reader.chunks(chunk_ids).values()}
+
+
+def test_scope_by_dates_and_source(settings: Settings) -> None:
+    reader = build(settings)
+    everything = reader.store.chunk_ids_in(Scope())
+    assert len(everything) == reader.manifest.chunks
+    feb = article_ids(reader, list(reader.store.chunk_ids_in(Scope("2023-02-01", "2023-02-28"))))
+    assert feb == {f"n2-{d}" for d in range(1, 29, 3)}
+    assert "n2-25" in feb, "until is inclusive even when the article has a time of day"
+    ava = article_ids(reader, list(reader.store.chunk_ids_in(Scope(source="AVA"))))
+    assert ava == {f"n{m}-{d}" for m in (1, 2, 3) for d in range(1, 29, 3) if d % 2}
+    host = article_ids(reader, list(reader.store.chunk_ids_in(Scope(source="news1.example"))))
+    assert host and all(int(a.split("-")[1]) % 3 == 1 for a in host)
+    assert "undated" not in article_ids(
+        reader, list(reader.store.chunk_ids_in(Scope("2000-01-01")))
+    )
+    reader.close()
+
+
+def test_keyword_search_inside_a_scope_returns_k(settings: Settings) -> None:
+    reader = build(settings)
+    hits = reader.store.keyword("wheat prices rain", 5, Scope(since="2023-03-01", source="ava"))
+    assert len(hits) == 5
+    found = article_ids(reader, [cid for cid, _ in hits])
+    assert all(a.startswith("n3-") and int(a.split("-")[1]) % 2 for a in found)
+    assert reader.store.keyword("wheat", 50, Scope(since="2030-01-01")) == []
+    reader.close()
