@@ -89,14 +89,18 @@ class QABot:
         if self.allowlist.allows(user.id if user else None, chat.id if chat else None):
             return
         who = user.id if user else chat.id if chat else 0
-        first = self.allowlist.first_refusal(who)
-        if first:
-            log.info("refused user %s in chat %s (not on the allowlist)", who, chat and chat.id)
         query = update.callback_query
         if query is not None:
+            first = self.allowlist.first_refusal(who)
             await query.answer(REFUSAL if first else None)
-        elif first and chat is not None and self._for_bot(update, context):
-            await send(context.bot, chat.id, render.text(REFUSAL))
+        elif chat is not None and self._for_bot(update, context):
+            first = self.allowlist.first_refusal(who)
+            if first:
+                await send(context.bot, chat.id, render.text(REFUSAL))
+        else:
+            first = False  # not meant for the bot: ignored without using up the refusal
+        if first:
+            log.info("refused user %s in chat %s (not on the allowlist)", who, chat and chat.id)
         raise ApplicationHandlerStop
 
     def _for_bot(self, update: Update, context: Context) -> bool:

@@ -372,6 +372,7 @@ def test_allowlist_refuses_strangers_once(double: BotAPIDouble, engine: Engine) 
         # in a group that is not allowed, a second stranger is refused once, then ignored
         other_group, other = -100999, 4003
         where: dict[str, Any] = {"chat": other_group, "chat_type": "supergroup", "user": other}
+        double.message("just chatting", **where)  # not for the bot: no refusal used up
         [refused_there] = ask(double, f"/ask@{double.username} {DEMO_QUESTION}", **where)
         assert "private" in strict(refused_there)
         double.message(f"@{double.username} {DEMO_QUESTION}", **where)
