@@ -1,0 +1,317 @@
+"""`qa eval`: ask every question of a SQuAD file through the normal paths and score the answers.
+
+The index is built with `index.build.ingest` from the file's articles (less a seeded share
+left out, whose questions should abstain) and each question goes through `Engine.ask`, so
+the figures measure exactly what `qa ask` and the bot do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from index.embedder import Embedder
+from index.errors import IndexMismatch
+from index.settings import Settings
+from qa.answer import Answer
+from qa.eval_data import EvalQuestion, EvalSet, contains_answer, leave_out
+
+ANSWERABLE, LEFT_OUT, IMPOSSIBLE = "answerable", "left_out", "impossible"
+CUTOFFS = (1, 5, 10)  # hit@k reported; MRR is cut at the largest
+FALSE_ABSTENTION_BUDGET = 0.05  # for the suggested threshold: answerable questions it may lose
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    unanswerable: float = 0.0  # share of articles left out of the index
+    seed: int = 0
+    limit: int | None = None  # ask only this many questions (a quick look)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one question fared."""
+
+    question: EvalQuestion
+    kind: str  # ANSWERABLE, LEFT_OUT (its article is not indexed) or IMPOSSIBLE (v2.0)
+    rank: int | None  # 1-based rank of the first passage of its article holding an answer
+    quote_hit: bool  # the first quote is from its article and holds an answer
+    abstained: bool
+    quotes: int
+    exact: int  # quotes equal to article_text[start:end]
+    seconds: float
+    support: float  # the best sentence's evidence, which abstention compares to its threshold
+    quoted: str | None  # the first quote, or None
+    quoted_title: str | None
+
+
+@dataclass(frozen=True)
+class Share:
+    """`hits` of `total` questions; `value` is None when there were none."""
+
+    hits: int
+    total: int
+
+    @property
+    def value(self) -> float | None:
+        return self.hits / self.total if self.total else None
+
+
+@dataclass(frozen=True)
+class Metrics:
+    hit_at: tuple[tuple[int, Share], ...]  # ((1, Share), (5, Share), (10, Share))
+    mrr: float | None  # MRR@10 over answerable questions
+    quote_at_1: Share
+    exactness: Share  # over quotes, not questions
+    abstained_left_out: Share
+    false_abstention: Share  # answerable questions that abstained
+    abstained_impossible: Share
+    latency_median_ms: float
+    latency_p95_ms: float
+    # The highest min_support that keeps false abstention within FALSE_ABSTENTION_BUDGET on
+    # this run, and what it would abstain on: how the default threshold was chosen.
+    suggested_min_support: float | None
+    suggested_left_out: Share
+    suggested_impossible: Share
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    evalset: EvalSet
+    options: EvalOptions
+    left_out: frozenset[str]
+    metrics: Metrics
+    outcomes: tuple[Outcome, ...]
+    setup: Mapping[str, Any]  # model, index and answer settings, for the table and JSON
+
+
+def judge(
+    q: EvalQuestion,
+    kind: str,
+    answer: Answer,
+    texts: Mapping[str, str],
+    seconds: float,
+    support: float = 0.0,
+) -> Outcome:
+    """Score one answer. `texts` maps article ids to the texts that quote offsets index."""
+    rank = None
+    if kind == ANSWERABLE:
+        for n, p in enumerate(answer.passages[: max(CUTOFFS)], 1):
+            if p.article_id == q.article_id and contains_answer(p.text, q.answers):
+                rank = n
+                break
+    first = answer.quotes[0] if answer.quotes else None
+    quote_hit = (
+        kind == ANSWERABLE
+        and first is not None
+        and first.article_id == q.article_id
+        and contains_answer(first.text, q.answers)
+    )
+    exact = sum(
+        1
+        for quote in answer.quotes
+        if quote.article_id in texts
+        and texts[quote.article_id][quote.start : quote.end] == quote.text
+    )
+    return Outcome(
+        question=q,
+        kind=kind,
+        rank=rank,
+        quote_hit=quote_hit,
+        abstained=answer.abstained,
+        quotes=len(answer.quotes),
+        exact=exact,
+        seconds=seconds,
+        support=support,
+        quoted=first.text if first else None,
+        quoted_title=first.title if first else None,
+    )
+
+
+def summarize(outcomes: Sequence[Outcome]) -> Metrics:
+    """The figures of the issue from per-question outcomes (definitions in docs/quality.md)."""
+    answerable = [o for o in outcomes if o.kind == ANSWERABLE]
+    n = len(answerable)
+    hit_at = tuple(
+        (k, Share(sum(1 for o in answerable if o.rank is not None and o.rank <= k), n))
+        for k in CUTOFFS
+    )
+    mrr = sum(1.0 / o.rank for o in answerable if o.rank is not None) / n if n else None
+    times = sorted(o.seconds * 1000 for o in outcomes)
+
+    def abstained(kind: str) -> Share:
+        group = [o for o in outcomes if o.kind == kind]
+        return Share(sum(o.abstained for o in group), len(group))
+
+    threshold = suggest_threshold([o.support for o in answerable])
+
+    def below(kind: str) -> Share:
+        group = [o for o in outcomes if o.kind == kind]
+        if threshold is None:
+            return Share(0, 0)
+        return Share(sum(o.support < threshold for o in group), len(group))
+
+    return Metrics(
+        hit_at=hit_at,
+        mrr=mrr,
+        quote_at_1=Share(sum(o.quote_hit for o in answerable), n),
+        exactness=Share(sum(o.exact for o in outcomes), sum(o.quotes for o in outcomes)),
+        abstained_left_out=abstained(LEFT_OUT),
+        false_abstention=abstained(ANSWERABLE),
+        abstained_impossible=abstained(IMPOSSIBLE),
+        latency_median_ms=statistics.median(times) if times else 0.0,
+        latency_p95_ms=_percentile(times, 0.95),
+        suggested_min_support=threshold,
+        suggested_left_out=below(LEFT_OUT),
+        suggested_impossible=below(IMPOSSIBLE),
+    )
+
+
+def suggest_threshold(
+    supports: Sequence[float], budget: float = FALSE_ABSTENTION_BUDGET
+) -> float | None:
+    """The highest threshold under which at most `budget` of these answerable questions fall."""
+    if not supports:
+        return None
+    ordered = sorted(supports)
+    return ordered[math.floor(budget * len(ordered))]
+
+
+def run_eval(
+    settings: Settings,
+    evalset: EvalSet,
+    make_embedder: Callable[[str], Embedder],
+    options: EvalOptions | None = None,
+    *,
+    index_dir: Path | None = None,
+    progress: bool = False,
+    on_question: Callable[[], None] | None = None,
+) -> EvalReport:
+    """Index the kept articles (into `index_dir`, or a throwaway folder) and ask everything.
+
+    With `index_dir`, articles already there unchanged are not embedded again; the folder
+    may hold other articles too (distractors), but not one that is to be left out.
+    """
+    options = options or EvalOptions()
+    left_out = leave_out(evalset, options.unanswerable, options.seed)
+    if index_dir is not None:
+        return _run(
+            settings.with_(index_dir=index_dir),
+            evalset,
+            make_embedder,
+            options,
+            left_out,
+            progress,
+            on_question,
+        )
+    with tempfile.TemporaryDirectory(prefix="qa-eval-") as tmp:
+        return _run(
+            settings.with_(index_dir=Path(tmp) / "index"),
+            evalset,
+            make_embedder,
+            options,
+            left_out,
+            progress,
+            on_question,
+        )
+
+
+def _run(
+    settings: Settings,
+    evalset: EvalSet,
+    make_embedder: Callable[[str], Embedder],
+    options: EvalOptions,
+    left_out: frozenset[str],
+    progress: bool,
+    on_question: Callable[[], None] | None,
+) -> EvalReport:
+    from index.build import ingest
+    from qa.engine import Engine
+    from qa.quotes import QuoteSettings
+
+    kept = [a for a in evalset.articles if a.id not in left_out]
+    cache: dict[str, Embedder] = {}
+
+    def shared(model: str) -> Embedder:  # one model load for ingest and answers
+        if model not in cache:
+            cache[model] = make_embedder(model)
+        return cache[model]
+
+    report = ingest(settings, kept, shared, progress=progress)
+    # No sentence-vector cache: every question pays for its own sentences, as a first
+    # question to `qa ask` does, so the latency is not flattered by a small corpus.
+    engine = Engine(settings, shared, quotes=QuoteSettings(cache_size=0))
+    try:
+        _check_left_out(engine, left_out)
+        texts: dict[str, str] = {a.id: a.text for a in evalset.articles}
+        questions = evalset.questions[: options.limit] if options.limit else evalset.questions
+        outcomes = []
+        for q in questions:
+            kind = (
+                LEFT_OUT if q.article_id in left_out else IMPOSSIBLE if q.impossible else ANSWERABLE
+            )
+            started = time.perf_counter()
+            answer, decision = engine.ask_with_evidence(q.text, k=max(CUTOFFS))
+            seconds = time.perf_counter() - started
+            _add_foreign_texts(engine, answer, texts)
+            outcomes.append(judge(q, kind, answer, texts, seconds, decision.support))
+            if on_question:
+                on_question()
+        setup = _setup(engine, report.seconds, report.chunks)
+    finally:
+        engine.close()
+    return EvalReport(
+        evalset=evalset,
+        options=options,
+        left_out=left_out,
+        metrics=summarize(outcomes),
+        outcomes=tuple(outcomes),
+        setup=setup,
+    )
+
+
+def _check_left_out(engine: Any, left_out: frozenset[str]) -> None:
+    present = sorted(a for a in left_out if engine.reader.store.find_article(a) is not None)
+    if present:
+        raise IndexMismatch(
+            f"the index in {engine.settings.index_dir} holds {len(present)} article(s) that this "
+            f"run leaves out (e.g. {present[0]!r}); use a fresh --index folder, or no --index"
+        )
+
+
+def _add_foreign_texts(engine: Any, answer: Answer, texts: dict[str, str]) -> None:
+    """Quotes from articles outside the file (an --index with other articles) are checked too."""
+    if any(q.article_id not in texts for q in answer.quotes):
+        texts.update((a.id, a.text) for a in engine.reader.store.articles() if a.id not in texts)
+
+
+def _setup(engine: Any, build_seconds: float, embedded: int) -> dict[str, Any]:
+    m = engine.reader.manifest
+    return {
+        "model": m.model,
+        "dtype": getattr(engine.embedder, "dtype", None),
+        "chunk_tokens": m.chunk_tokens,
+        "chunk_overlap": m.chunk_overlap,
+        "index_articles": m.articles,
+        "index_chunks": m.chunks,
+        "build_seconds": round(build_seconds, 1),
+        "chunks_embedded": embedded,
+        "retrieval": dataclasses.asdict(engine.retriever.settings),
+        "quotes": dataclasses.asdict(engine.quote_settings),
+        "abstention": dataclasses.asdict(engine.abstention),
+    }
+
+
+def _percentile(sorted_values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile of an ascending list; 0 when empty."""
+    if not sorted_values:
+        return 0.0
+    rank = math.ceil(q * len(sorted_values) - 1e-9)
+    return sorted_values[min(max(rank, 1), len(sorted_values)) - 1]
