@@ -20,16 +20,25 @@ def chunk_text(
 ) -> list[Chunk]:
     """Group whole sentences into chunks of at most `budget` word-pieces.
 
-    Each chunk after the first repeats the trailing sentences of the one before, up to
-    `overlap` word-pieces. A sentence longer than `budget` is cut at word-piece boundaries
-    (at whitespace where one is near), the only case where a chunk edge is not a sentence edge.
+    Paragraphs (separated by a line end) are packed whole while they fit: a paragraph that
+    does not fit in what is left of a chunk, but fits one of its own, starts the next chunk,
+    so a chunk does not straddle the end of one topic and the start of another (measured in
+    docs/quality.md). A longer paragraph is split between sentences, each piece after the
+    first repeating the trailing sentences of the one before, up to `overlap` word-pieces.
+    A sentence longer than `budget` is cut at word-piece boundaries (at whitespace where one
+    is near), the only case where a chunk edge is not a sentence edge.
     """
     units = _units(text, sentences, token_spans, budget)
+    opens = [i == 0 or "\n" in text[units[i - 1][1] : units[i][0]] for i in range(len(units))]
     chunks: list[Chunk] = []
     i = 0
     while i < len(units):
         j, used = i, 0
         while j < len(units) and (j == i or used + units[j][2] <= budget):
+            if j > i and opens[j]:
+                size = _paragraph_tokens(units, opens, j)
+                if used + size > budget and size <= budget:
+                    break  # the next paragraph fits a chunk of its own: it starts the next
             used += units[j][2]
             j += 1
         part = units[i:j]
@@ -44,13 +53,24 @@ def chunk_text(
         )
         if j >= len(units):
             break
-        # Step back over trailing sentences that fit the overlap, never to where we began.
+        # Step back over trailing sentences of the same paragraph that fit the overlap,
+        # never to where we began; a chunk that ended a paragraph is not repeated.
         back, carried = j, 0
-        while back - 1 > i and carried + units[back - 1][2] <= overlap:
+        while back - 1 > i and not opens[back] and carried + units[back - 1][2] <= overlap:
             back -= 1
             carried += units[back][2]
         i = back
     return chunks
+
+
+def _paragraph_tokens(units: list[tuple[int, int, int]], opens: list[bool], j: int) -> int:
+    """Word-pieces of the paragraph that starts at unit `j`."""
+    total = units[j][2]
+    for k in range(j + 1, len(units)):
+        if opens[k]:
+            break
+        total += units[k][2]
+    return total
 
 
 def _units(

@@ -5,18 +5,18 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 
 from index.embedder import Embedder, SentenceTransformerEmbedder
 from index.errors import IndexMismatch
 from index.reader import IndexReader, IndexStats
 from index.settings import Settings
+from qa.abstain import AbstentionSettings, Decision, decide
 from qa.answer import Answer, Passage, Question
-from qa.quotes import QuoteSettings, select_quotes
+from qa.quotes import QuoteSettings, SentenceVectors, order_passages, pick_quotes, score_sentences
 from qa.retriever import RetrievalSettings, Retriever
 
 log = logging.getLogger(__name__)
-
-MIN_COSINE = 0.2  # below this, the best passage is not about the question: abstain
 
 
 def load_embedder(settings: Settings) -> Callable[[str], Embedder]:
@@ -44,6 +44,7 @@ class Engine:
         *,
         retrieval: RetrievalSettings | None = None,
         quotes: QuoteSettings | None = None,
+        abstention: AbstentionSettings | None = None,
     ) -> None:
         self.settings = settings
         self._make_embedder = make_embedder or load_embedder(settings)
@@ -52,6 +53,8 @@ class Engine:
         self.embedder = self._embedder_for(self.reader.manifest.model)
         self.retriever = Retriever(self.reader, self.embedder, retrieval)
         self.quote_settings = quotes or QuoteSettings()
+        self.abstention = abstention or AbstentionSettings()
+        self._sentences = SentenceVectors(self.embedder, self.quote_settings.cache_size)
 
     def _embedder_for(self, model: str) -> Embedder:
         if self.settings.model is not None:
@@ -70,26 +73,35 @@ class Engine:
         if self.reader.refresh() and self.reader.manifest.model != self.embedder.name:
             self.embedder = self._embedder_for(self.reader.manifest.model)
             self.retriever = Retriever(self.reader, self.embedder, self.retriever.settings)
+            self._sentences = SentenceVectors(self.embedder, self.quote_settings.cache_size)
 
     def ask(self, text: str, k: int = 5) -> Answer:
-        """The answer to one question: up to three quotes and the top `k` passages."""
+        """The answer to one question: up to three quotes and the top `k` passages.
+
+        When nothing answers, `abstained` is true and the closest passages are still given.
+        """
+        return self.ask_with_evidence(text, k)[0]
+
+    def ask_with_evidence(self, text: str, k: int = 5) -> tuple[Answer, Decision]:
+        """`ask`, with the abstention decision and the evidence it was made on (for qa eval)."""
         question = Question.parse(text, k)
+        # Quotes come from the same top passages whatever `k` is asked for.
+        wanted = replace(question, k=max(question.k, self.quote_settings.passages))
         with self._lock:
             self.refresh()
             query = self.embedder.embed_query(question.text)
-            hits = self.retriever.search(question, query)
-            abstained = not hits or max(h.cosine for h in hits) < MIN_COSINE
-            quotes = (
-                []
-                if abstained
-                else select_quotes(question, query, hits, self.embedder, self.quote_settings)
-            )
-        return Answer(
+            hits = self.retriever.search(wanted, query)
+            scored = score_sentences(question, query, hits, self._sentences, self.quote_settings)
+            hits = order_passages(hits, scored)[: question.k]
+            decision = decide(scored, self.abstention)
+            quotes = [] if decision.abstained else pick_quotes(scored, self.quote_settings)
+        answer = Answer(
             question=question.text,
-            abstained=abstained,
+            abstained=decision.abstained,
             quotes=tuple(quotes),
             passages=tuple(Passage.of(h) for h in hits),
         )
+        return answer, decision
 
     def stats(self) -> IndexStats:
         with self._lock:

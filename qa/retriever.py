@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from index.embedder import Embedder
+from index.neardup import SAME_STORY, containment, shingles
 from index.reader import IndexReader
 from qa.answer import Hit, Question
-
-RRF_K = 60  # the constant of reciprocal rank fusion (Cormack et al.)
 
 
 @dataclass(frozen=True)
 class RetrievalSettings:
     candidates: int = 50  # from each of dense and keyword search, before fusion
     keyword_weight: float = 1.0  # relative weight of the BM25 ranking in the fusion
+    rrf_k: int = 10  # the constant of reciprocal rank fusion: lower trusts top ranks more
 
 
 class Retriever:
@@ -30,26 +31,39 @@ class Retriever:
         self.settings = settings or RetrievalSettings()
 
     def search(self, question: Question, query: np.ndarray | None = None) -> list[Hit]:
-        """The top `question.k` passages; `query` is the question's vector when known."""
+        """The top `question.k` distinct passages; `query` is the question's vector when known."""
         if query is None:
             query = self.embedder.embed_query(question.text)
-        n = max(self.settings.candidates, question.k)
-        dense = self.reader.dense(query, n)
-        keyword = self.reader.keyword(question.text, n)
+        s = self.settings
+        n = max(s.candidates, question.k)
         fused: dict[int, float] = {}
-        for rank, (cid, _) in enumerate(dense):
-            fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
-        w = self.settings.keyword_weight
-        for rank, (cid, _) in enumerate(keyword):
-            fused[cid] = fused.get(cid, 0.0) + w / (RRF_K + rank + 1)
+        for weight, ranking in (
+            (1.0, self.reader.dense(query, n)),
+            (s.keyword_weight, self.reader.keyword(question.text, n)),
+        ):
+            for rank, (cid, _) in enumerate(ranking):
+                fused[cid] = fused.get(cid, 0.0) + weight / (s.rrf_k + rank + 1)
         order = sorted(fused, key=lambda cid: -fused[cid])
-        # A concurrent ingest may have removed a chunk since the vectors were loaded.
-        chunks = self.reader.chunks(order[: question.k * 2])
-        top = [cid for cid in order if cid in chunks][: question.k]
-        if not top:
+        # A concurrent ingest may have removed a chunk since the vectors were loaded; and a
+        # near duplicate gives up its slot, so look a little further than k.
+        chunks = self.reader.chunks(order[: question.k * 2 + 5])
+        present = [cid for cid in order if cid in chunks]
+        if not present:
             return []
-        cosines = self.reader.vectors_of(top) @ query
-        return [
-            Hit(chunk=chunks[cid], score=fused[cid], cosine=float(cos))
-            for cid, cos in zip(top, cosines, strict=True)
-        ]
+        cosines = dict(zip(present, self.reader.vectors_of(present) @ query, strict=True))
+        hits = [Hit(chunk=chunks[c], score=fused[c], cosine=float(cosines[c])) for c in present]
+        return distinct(hits, question.k)
+
+
+def distinct(hits: Sequence[Hit], limit: int) -> list[Hit]:
+    """The first `limit` hits, passing over any whose text nearly repeats one already kept
+    (the same text in two articles, heavily overlapping chunks): shingle containment."""
+    kept: list[tuple[Hit, frozenset[int]]] = []
+    for hit in hits:
+        if len(kept) >= limit:
+            break
+        mine = shingles(hit.chunk.text)
+        if any(containment(mine, theirs) >= SAME_STORY for _, theirs in kept):
+            continue
+        kept.append((hit, mine))
+    return [h for h, _ in kept]
