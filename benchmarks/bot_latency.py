@@ -11,7 +11,8 @@ time is not in it. A single user asking alone is measured first, as the baseline
 
 Without --index, it ingests the real articles (XQuAD, PersianQA where ../shared/eval has them,
 and the demo) into $BENCH_WORK/bot-index once and reuses it; the questions are XQuAD's.
-`--users 50 --questions 20` is the load of issue 6 (1,000 questions).
+`--users 50 --questions 20` is the load of issue 6 (1,000 questions). `--hashing` swaps the
+model for the tests' hashing embedder, leaving what the bot itself costs.
 """
 
 from __future__ import annotations
@@ -19,24 +20,25 @@ from __future__ import annotations
 import argparse
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.common import default_work, footer, header, median, p95, table
 from benchmarks.corpus import questions, real_articles
+from index.embedder import Embedder
 from tests.botapi_double import BotAPIDouble, Sent
 
 
-def build_index(folder: Path) -> Path:
+def build_index(folder: Path, make_embedder: Callable[[str], Embedder]) -> Path:
     """The real articles ingested into `folder`, unless already there."""
     from index.build import ingest
     from index.settings import Settings
-    from qa.engine import load_embedder
 
     if (folder / "store.sqlite3").exists():
         return folder
     settings = Settings.from_env({}, index_dir=folder)
     started = time.perf_counter()
-    report = ingest(settings, real_articles(), load_embedder(settings))
+    report = ingest(settings, real_articles(), make_embedder)
     print(f"built {folder}: {report.summary()} ({time.perf_counter() - started:.0f} s)\n")
     return folder
 
@@ -93,24 +95,38 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=10)
     parser.add_argument("--questions", type=int, default=10, help="per user")
     parser.add_argument("--index", type=Path, help="an existing index (default: build one)")
+    parser.add_argument(
+        "--hashing",
+        action="store_true",
+        help="retrieve with the tests' hashing fake embedder: the bot's own overhead alone",
+    )
     args = parser.parse_args()
 
     from bot.app import build_application, run
     from bot.settings import BotSettings
     from index.settings import Settings
-    from qa.engine import Engine
+    from qa.engine import Engine, load_embedder
     from tests.botapi_double import running
 
     header("Telegram bot reply latency against the Bot API double")
-    folder = args.index or build_index(default_work() / "bot-index")
-    engine = Engine(Settings.from_env({}, index_dir=folder))
+    if args.hashing:
+        from tests.fakes import HashingEmbedder
+
+        hashing = HashingEmbedder()
+        make: Callable[[str], Embedder] = lambda _model: hashing  # noqa: E731
+        folder = args.index or build_index(default_work() / "bot-index-hashing", make)
+    else:
+        make = load_embedder(Settings.from_env({}))
+        folder = args.index or build_index(default_work() / "bot-index", make)
+    engine = Engine(Settings.from_env({}, index_dir=folder), make_embedder=make)
     stats = engine.stats()
     warm, alone = 3, min(20, args.questions * 2)
     total = args.users * args.questions
     pool = questions(limit=warm + alone + total)
     if len(pool) < warm + alone + total:
         pool = (pool * (warm + alone + total))[: warm + alone + total]  # only the demo's few
-    print(f"index: {folder} ({stats.articles} articles, {stats.chunks} chunks, {stats.model})")
+    model = "the hashing fake embedder" if args.hashing else stats.model
+    print(f"index: {folder} ({stats.articles} articles, {stats.chunks} chunks, {model})")
     print(
         f"questions: {len(set(pool))} distinct; no question is asked in two runs; "
         f"{args.users} users x {args.questions} each\n"

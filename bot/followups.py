@@ -1,10 +1,11 @@
 """Follow-up questions: "and Japan?" or "why?" read with the question before it.
 
 A message is a follow-up when it replies to one of the bot's answers, or when it is short
-and leans on what came before (starts with "and", "but", "what about"..., holds a pronoun
-such as "he" or "that", or is one or two words) and the same user asked in the same chat
-within `window_s` seconds. The engine is then asked the previous question and the follow-up
-together, which is what retrieval needs to find the passages the user means.
+and leans on what came before (starts with "and", "but", "what about"..., is one or two
+words, or holds a pronoun such as "he" or "that" and no name of its own) and the same user
+asked in the same chat within `window_s` seconds. The engine is then asked the previous
+question and the follow-up together, which is what retrieval needs to find the passages the
+user means (the bot falls back on the message alone when that finds nothing).
 """
 
 from __future__ import annotations
@@ -38,10 +39,15 @@ class Asked:
 
 
 def is_short_followup(text: str) -> bool:
-    words = _WORD.findall(text.lower())
+    """True for a short message that leans on the question before it."""
+    words = _WORD.findall(text)
     if not words or len(words) > MAX_WORDS:
         return False
-    return len(words) <= 2 or bool(_OPENERS.match(text.strip())) or bool(_LEANING & set(words))
+    if len(words) <= 2 or _OPENERS.match(text.strip()):
+        return True
+    # A name after the first word brings its own subject: "When did Brindlewick open its museum?"
+    named = any(w[:1].isupper() for w in words[1:])
+    return bool(_LEANING & {w.lower() for w in words}) and not named
 
 
 class Conversations:
@@ -60,8 +66,7 @@ class Conversations:
         self._by_message: OrderedDict[tuple[int, int], str] = OrderedDict()
 
     def resolve(self, chat_id: int, user_id: int, text: str, reply_to: int | None) -> Asked:
-        """`text` as the engine should see it, given what this chat asked before; remembered
-        at once as this user's latest question in this chat."""
+        """`text` as the engine should see it, given what this chat asked before."""
         now = self.clock()
         last = self._last.get((chat_id, user_id))
         previous = None
@@ -71,15 +76,15 @@ class Conversations:
             previous = self._by_message.get((chat_id, reply_to)) or (last and last[1])
         elif last is not None and now - last[0] <= self.window_s and is_short_followup(text):
             previous = last[1]
-        asked = (
-            Asked(f"{previous[-MAX_CARRIED:]} {text}", now, followup_of=previous)
-            if previous
-            else Asked(text, now)
-        )
-        self._last[(chat_id, user_id)] = (now, asked.text)
+        if not previous:
+            return Asked(text, now)
+        return Asked(f"{previous[-MAX_CARRIED:]} {text}", now, followup_of=previous)
+
+    def record(self, chat_id: int, user_id: int, asked: Asked) -> None:
+        """Remember `asked` as this user's latest question in this chat."""
+        self._last[(chat_id, user_id)] = (asked.at, asked.text)
         self._last.move_to_end((chat_id, user_id))
         self._trim(self._last)
-        return asked
 
     def answered(self, chat_id: int, message_id: int, asked: Asked) -> None:
         """Record that message `message_id` answers `asked`, for replies to it."""

@@ -24,7 +24,7 @@ from bot.access import Allowlist, RateLimit
 from bot.addressing import command_argument, group_question, is_for_bot, replies_to_bot
 from bot.cursors import Cursor, CursorStore, context_data, more_data, parse_data
 from bot.delivery import send, typing
-from bot.followups import Conversations
+from bot.followups import Asked, Conversations
 from bot.settings import BotSettings
 from index.errors import QAError
 from qa.answer import Answer, EmptyQuestion
@@ -181,13 +181,17 @@ class QABot:
         )
         async with typing(context.bot, chat.id):
             try:
-                answer = await asyncio.to_thread(
-                    self.engine.ask, asked.text, self.settings.passages
-                )
+                answer = await self._ask(asked.text)
+                if answer.abstained and asked.followup_of is not None:
+                    # Perhaps a new question after all: answer it alone if that works.
+                    alone = await self._ask(question)
+                    if not alone.abstained:
+                        answer, asked = alone, Asked(question, asked.at)
             except EmptyQuestion as e:
                 why = str(e)
                 await self._reply(update, context, render.text(why[:1].upper() + why[1:]))
                 return
+        self.conversations.record(chat.id, user_id, asked)
         parts = render.answer_messages(answer, followup_of=asked.followup_of)
         markup = self._buttons(chat.id, answer)
         for i, part in enumerate(parts):
@@ -200,6 +204,10 @@ class QABot:
                 markup=markup if last else None,
             )
             self.conversations.answered(chat.id, sent.message_id, asked)
+
+    async def _ask(self, text: str) -> Answer:
+        """Engine.ask in a worker thread, so the event loop keeps serving other chats."""
+        return await asyncio.to_thread(self.engine.ask, text, self.settings.passages)
 
     def _buttons(self, chat_id: int, answer: Answer) -> InlineKeyboardMarkup | None:
         """Context buttons for each quote and a More button, behind one server-side cursor."""

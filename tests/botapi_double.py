@@ -15,6 +15,7 @@ import asyncio
 import json
 import re
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -265,7 +266,7 @@ class BotAPIDouble:
         self.bot_id = int(token.split(":")[0])
         self.state = _State()
         self.cond = threading.Condition()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = _Server(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._server.block_on_close = False
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -657,6 +658,13 @@ class BotAPIDouble:
 
 class _BadRequest(Exception):
     pass
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return  # the client closed an idle keep-alive connection: not an error
+        super().handle_error(request, client_address)
 
 
 def _fault_response(f: Fault) -> tuple[int, dict[str, Any]]:

@@ -22,15 +22,20 @@ from tests.conftest import DEMO_ANSWER_START, DEMO_DIR, DEMO_QUESTION, ROOT
 
 pytestmark = pytest.mark.slow
 
-# Long single-word-piece words: sentences of ~2,200 characters that stay whole in a chunk.
+# Long words that are one word-piece each: sentences of ~2,000 characters that stay whole
+# in a chunk. Three articles, each with its own words, so that none is a near-duplicate.
 LONG_WORDS = (
     "international environmental investigations administration communications "
     "representatives unfortunately infrastructure construction development organizations "
-    "approximately responsibilities authorities considerable"
+    "approximately responsibilities authorities considerable",
+    "professional independent commissioners parliamentary recommendations spokesperson "
+    "organisation transportation archaeological discoveries municipalities negotiations "
+    "contractors manufacturers",
+    "extraordinary telecommunications pharmaceutical reconstruction shareholders "
+    "engineering technological photographers biodiversity agricultural conservation "
+    "fundamentally",
 )
-LONG_SENTENCE = "the Glimmerhold tunnel excavation was postponed because " + " ".join(
-    [LONG_WORDS] * 10
-)
+LONG_QUESTION = "Why was the Glimmerhold tunnel excavation postponed?"
 HOSTILE_TITLE = 'Cats & <Dogs>: _the_ *markup* [test] </blockquote> "quoted"'
 HOSTILE_URL = 'https://example.com/zoo?a=1&b=<2>&c="3"'
 
@@ -137,14 +142,19 @@ def corpus() -> list[Article]:
         text="Fenwick Tull of the zoo sends a newsletter about the cat enclosure every week.",
         url="javascript:alert(1)",
     )
-    long = Article(
-        id="glimmerhold",
-        title="Glimmerhold tunnel delayed again",
-        text="\n".join(f"In report {n}, {LONG_SENTENCE}." for n in range(1, 6)),
-        url="https://news.example/glimmerhold",
-        published="2024-07-01",
-    )
-    return [*demo, *topics, hostile, bad_link, long]
+    long = [
+        Article(
+            id=f"glimmerhold-{n}",
+            title=f"Glimmerhold tunnel report {n}",
+            text="The Glimmerhold tunnel excavation was postponed because "
+            + " ".join([words] * 10)
+            + ".",
+            url=f"https://news.example/glimmerhold-{n}",
+            published="2024-07-01",
+        )
+        for n, words in enumerate(LONG_WORDS, 1)
+    ]
+    return [*demo, *topics, hostile, bad_link, *long]
 
 
 @pytest.fixture(scope="module")
@@ -214,7 +224,7 @@ def test_hostile_markup_is_escaped(double: BotAPIDouble, engine: Engine) -> None
 
 def test_long_answer_is_split_on_passage_boundaries(double: BotAPIDouble, engine: Engine) -> None:
     with bot(double, engine):
-        parts = ask(double, "Why was the Glimmerhold tunnel excavation postponed?")
+        parts = ask(double, LONG_QUESTION)
     assert len(parts) >= 2
     for n, part in enumerate(parts, 1):
         text = strict(part)

@@ -151,6 +151,8 @@ def test_rate_limit_is_a_sliding_window_and_warns_once() -> None:
         ("Who is he?", True),
         ("Japan", True),
         ("Who is Jens Stoltenberg?", False),
+        ("When did Brindlewick open its museum?", False),
+        ("What did she say?", True),
         ("Why won't South Korea arm Ukraine?", False),
         ("and then what did the minister of defence say in the end about it?", False),
         ("", False),
@@ -165,6 +167,7 @@ def test_followups_by_reply_and_by_time() -> None:
     talk = Conversations(window_s=300, clock=clock)
     first = talk.resolve(1, 10, "Why won't South Korea arm Ukraine?", None)
     assert first.followup_of is None
+    talk.record(1, 10, first)
     talk.answered(1, 500, first)
     clock.advance(100)
     soon = talk.resolve(1, 10, "and Japan?", None)
@@ -172,10 +175,12 @@ def test_followups_by_reply_and_by_time() -> None:
     assert soon.text == "Why won't South Korea arm Ukraine? and Japan?"
     assert talk.resolve(1, 11, "and Japan?", None).followup_of is None  # another user
     assert talk.resolve(2, 10, "and Japan?", None).followup_of is None  # another chat
+    talk.record(1, 10, soon)
     clock.advance(3600)
     assert talk.resolve(1, 10, "and Japan?", None).followup_of is None  # too late
     late = talk.resolve(1, 10, "Who is Jens Stoltenberg?", 500)  # a reply: any length, any age
     assert late.followup_of == first.text
+    talk.record(1, 10, late)
     assert talk.resolve(1, 10, "why?", 999).followup_of == late.text  # an unknown answer
 
 
