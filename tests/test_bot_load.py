@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import io
 import logging
+import statistics
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,6 +47,7 @@ def test_fifty_users_twenty_questions_each(engine: Engine) -> None:
     handler.setLevel(logging.WARNING)
     logging.getLogger().addHandler(handler)
     failures: list[str] = []
+    latencies: list[float] = []
     questions = ["South Korea weapons Ukraine", "NATO Seoul visit", "Poland tanks deal"]
     try:
         with BotAPIDouble() as double, bot(double, engine, rate_limit=0):
@@ -52,6 +55,7 @@ def test_fifty_users_twenty_questions_each(engine: Engine) -> None:
             def user(uid: int) -> None:
                 for i in range(QUESTIONS):
                     q = f"{questions[i % 3]} #{uid}-{i}"
+                    asked = time.perf_counter()
                     message_id = double.message(q, user=uid)["message_id"]
 
                     def answered(m: int = message_id) -> list[Sent]:
@@ -59,6 +63,7 @@ def test_fifty_users_twenty_questions_each(engine: Engine) -> None:
 
                     try:
                         [reply] = double.wait(answered, timeout=300)
+                        latencies.append(time.perf_counter() - asked)
                         check_html(reply.text)
                     except (TimeoutError, ValueError) as e:
                         failures.append(f"{uid}/{i}: {e!r}")
@@ -71,6 +76,11 @@ def test_fifty_users_twenty_questions_each(engine: Engine) -> None:
             sent = double.sent()
     finally:
         logging.getLogger().removeHandler(handler)
+    cuts = statistics.quantiles(latencies, n=20)
+    print(
+        f"{len(latencies)} replies to {USERS} concurrent users: median "
+        f"{statistics.median(latencies) * 1000:.0f} ms, 95th percentile {cuts[18] * 1000:.0f} ms"
+    )
     assert failures == []
     assert len(sent) == USERS * QUESTIONS  # one answer each: none lost, none doubled
     assert {s.chat_id for s in sent} == {9000 + n for n in range(USERS)}
