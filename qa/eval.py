@@ -33,6 +33,9 @@ class EvalOptions:
     unanswerable: float = 0.0  # share of articles left out of the index
     seed: int = 0
     limit: int | None = None  # ask only this many questions (a quick look)
+    # The Engine's sentence-vector cache, as the bot runs it. Off, every question pays for
+    # its own sentences, as the first question to `qa ask` does: honest cold latency, slower.
+    cache: bool = True
 
 
 @dataclass(frozen=True)
@@ -245,9 +248,8 @@ def _run(
         return cache[model]
 
     report = ingest(settings, kept, shared, progress=progress)
-    # No sentence-vector cache: every question pays for its own sentences, as a first
-    # question to `qa ask` does, so the latency is not flattered by a small corpus.
-    engine = Engine(settings, shared, quotes=QuoteSettings(cache_size=0))
+    quotes = QuoteSettings() if options.cache else QuoteSettings(cache_size=0)
+    engine = Engine(settings, shared, quotes=quotes)
     try:
         _check_left_out(engine, left_out)
         texts: dict[str, str] = {a.id: a.text for a in evalset.articles}

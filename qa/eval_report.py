@@ -28,7 +28,8 @@ def to_table(report: EvalReport) -> str:
         f"index: {s['index_articles']} articles, {s['index_chunks']} chunks "
         f"({s['chunk_tokens']} tokens, overlap {s['chunk_overlap']}), built in "
         f"{s['build_seconds']} s",
-        f"model: {s['model']} ({s['dtype'] or 'dtype unknown'})",
+        f"model: {s['model']} ({s['dtype'] or 'dtype unknown'}); sentence cache "
+        f"{'on' if report.options.cache else 'off'}",
         "",
     ]
     rows: list[tuple[str, str, str]] = [
@@ -132,6 +133,7 @@ def to_json(report: EvalReport, n_failures: int = 0) -> str:
         "questions": len(report.outcomes),
         "unanswerable": report.options.unanswerable,
         "seed": report.options.seed,
+        "sentence_cache": report.options.cache,
         "left_out_articles": sorted(report.left_out),
         "setup": dict(report.setup),
         "metrics": {

@@ -100,7 +100,8 @@ def test_load_squad_makes_one_article_per_title(tmp_path: Path) -> None:
     ]
     volcano = es.by_id["squad:Volcano_Island"]
     assert volcano.title == "Volcano Island"
-    assert volcano.text.split("\n\n") == [p["context"] for p in TINY[0]["paragraphs"]]
+    paragraphs: list[dict] = TINY[0]["paragraphs"]  # type: ignore[assignment]
+    assert volcano.text.split("\n\n") == [p["context"] for p in paragraphs]
     assert es.by_id["squad:Chess_Club"].text.endswith("\n\nA later paragraph.")
     assert len(es.questions) == 7
     impossible = [q for q in es.questions if q.impossible]
@@ -237,7 +238,7 @@ def failures_from(outcomes: list) -> list[dict]:
 def test_suggested_threshold_keeps_the_budget() -> None:
     supports = [i / 100 for i in range(100)]  # 0.00 .. 0.99
     t = suggest_threshold(supports, 0.05)
-    assert t == pytest.approx(0.05)
+    assert t is not None and t == pytest.approx(0.05)
     assert sum(s < t for s in supports) == 5
     assert suggest_threshold([], 0.05) is None
 

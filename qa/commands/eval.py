@@ -29,6 +29,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the left-out draw (default 0)")
     p.add_argument("--limit", type=int, metavar="N", help="ask only the first N questions")
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="no sentence-vector cache between questions: the latency of a first question",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--failures", type=int, default=0, metavar="N", help="list the N worst misses")
     return p
@@ -43,7 +48,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from qa.eval_report import failures, failures_text, to_json, to_table
 
     evalset = load_squad(args.file)
-    options = EvalOptions(unanswerable=args.unanswerable, seed=args.seed, limit=args.limit)
+    options = EvalOptions(
+        unanswerable=args.unanswerable, seed=args.seed, limit=args.limit, cache=not args.no_cache
+    )
     tty = sys.stderr.isatty()
     total = min(len(evalset.questions), args.limit or len(evalset.questions))
     bar = tqdm(total=total, desc="asking", unit="q", disable=not tty, file=sys.stderr)
