@@ -10,7 +10,7 @@ import numpy as np
 
 from index.errors import IndexCorrupt, IndexMissing
 from index.manifest import Layout, Manifest
-from index.records import StoredChunk
+from index.records import Scope, StoredChunk
 from index.store import Store
 from index.vectors import VectorIndex
 
@@ -42,6 +42,8 @@ class IndexReader:
             raise IndexMissing(f"no index in {folder}; run `qa ingest PATH --index {folder}` first")
         self.store = Store(self.layout.store, readonly=True)
         self.manifest, self._vectors = self._load()
+        self._ids: np.ndarray | None = None  # sorted ids held by _vectors, made on demand
+        self._ids_generation = -1
 
     def _load(self) -> tuple[Manifest, VectorIndex]:
         folder = self.layout.folder
@@ -90,13 +92,20 @@ class IndexReader:
         """Top `k` (chunk id, cosine) for a (d,) unit query vector."""
         return self._vectors.search(query, k)
 
+    def present(self, ids: np.ndarray) -> np.ndarray:
+        """The ids among `ids` that this generation's vector index holds."""
+        if self._ids is None or self._ids_generation != self.manifest.generation:
+            self._ids = np.sort(self._vectors.ids())
+            self._ids_generation = self.manifest.generation
+        return ids[np.isin(ids, self._ids, assume_unique=True)]
+
     def vectors_of(self, ids: list[int]) -> np.ndarray:
         """(len(ids), d) stored unit vectors of chunks known to this generation."""
         return self._vectors.vectors_of(ids)
 
-    def keyword(self, text: str, k: int) -> list[tuple[int, float]]:
-        """Top `k` (chunk id, BM25) for any user text."""
-        return self.store.keyword(text, k)
+    def keyword(self, text: str, k: int, scope: Scope | None = None) -> list[tuple[int, float]]:
+        """Top `k` (chunk id, BM25) for any user text, inside `scope` when given."""
+        return self.store.keyword(text, k, scope)
 
     def chunks(self, ids: list[int]) -> dict[int, StoredChunk]:
         return self.store.chunks(ids)

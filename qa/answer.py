@@ -63,6 +63,19 @@ class Quote:
     start: int
     end: int
     score: float
+    # Other articles of the same story (near duplicates), oldest first: "also reported by".
+    also_reported_by: tuple[Citation, ...] = ()
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where else a story was published."""
+
+    article_id: str
+    title: str
+    url: str | None
+    published: str | None
+    source: str | None
 
 
 @dataclass(frozen=True)
@@ -89,6 +102,7 @@ class Answer:
     abstained: bool
     quotes: tuple[Quote, ...]
     passages: tuple[Passage, ...]
+    filters: str = ""  # the date and source filters applied, as shown to the user
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -96,4 +110,5 @@ class Answer:
             "abstained": self.abstained,
             "quotes": [asdict(q) for q in self.quotes],
             "passages": [asdict(p) for p in self.passages],
+            "filters": self.filters,
         }

@@ -6,15 +6,27 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import date
 
 from index.embedder import Embedder, SentenceTransformerEmbedder
 from index.errors import IndexMismatch
 from index.reader import IndexReader, IndexStats
 from index.settings import Settings
 from qa.abstain import AbstentionSettings, Decision, decide
-from qa.answer import Answer, Passage, Question
-from qa.quotes import QuoteSettings, SentenceVectors, order_passages, pick_quotes, score_sentences
+from qa.answer import Answer, Citation, Hit, Passage, Question, Quote
+from qa.filters import Filters
+from qa.filters import parse as parse_filters
+from qa.quotes import (
+    QuoteSettings,
+    SentenceVectors,
+    order_passages,
+    pick_quotes,
+    quote_of,
+    score_sentences,
+)
+from qa.recency import by_date
 from qa.retriever import RetrievalSettings, Retriever
+from qa.timeline import Timeline, oldest_first, one_per_story
 
 log = logging.getLogger(__name__)
 
@@ -75,33 +87,96 @@ class Engine:
             self.retriever = Retriever(self.reader, self.embedder, self.retriever.settings)
             self._sentences = SentenceVectors(self.embedder, self.quote_settings.cache_size)
 
-    def ask(self, text: str, k: int = 5) -> Answer:
+    def ask(
+        self,
+        text: str,
+        k: int = 5,
+        *,
+        filters: Filters | None = None,
+        recent: bool = False,
+        today: date | None = None,
+    ) -> Answer:
         """The answer to one question: up to three quotes and the top `k` passages.
 
-        When nothing answers, `abstained` is true and the closest passages are still given.
+        Filters written in the question ("since:2023-01", "last week") and `filters` (which
+        win) limit the articles searched; `recent` favours newer articles. When nothing
+        answers, `abstained` is true and the closest passages are still given.
         """
-        return self.ask_with_evidence(text, k)[0]
+        return self.ask_with_evidence(text, k, filters=filters, recent=recent, today=today)[0]
 
-    def ask_with_evidence(self, text: str, k: int = 5) -> tuple[Answer, Decision]:
+    def ask_with_evidence(
+        self,
+        text: str,
+        k: int = 5,
+        *,
+        filters: Filters | None = None,
+        recent: bool = False,
+        today: date | None = None,
+    ) -> tuple[Answer, Decision]:
         """`ask`, with the abstention decision and the evidence it was made on (for qa eval)."""
-        question = Question.parse(text, k)
+        today = today or date.today()
+        cleaned, written = parse_filters(Question.parse(text, k).text, today)
+        applied = written.merge(filters or Filters())
+        question = Question.parse(cleaned, k)
         # Quotes come from the same top passages whatever `k` is asked for.
         wanted = replace(question, k=max(question.k, self.quote_settings.passages))
         with self._lock:
             self.refresh()
             query = self.embedder.embed_query(question.text)
-            hits = self.retriever.search(wanted, query)
+            hits = self.retriever.search(wanted, query, applied.scope())
             scored = score_sentences(question, query, hits, self._sentences, self.quote_settings)
+            scored = by_date(scored, today, recent)
             hits = order_passages(hits, scored)[: question.k]
             decision = decide(scored, self.abstention)
             quotes = [] if decision.abstained else pick_quotes(scored, self.quote_settings)
+            quotes = self._also_reported(quotes, hits)
         answer = Answer(
             question=question.text,
             abstained=decision.abstained,
             quotes=tuple(quotes),
             passages=tuple(Passage.of(h) for h in hits),
+            filters=applied.describe(),
         )
         return answer, decision
+
+    def timeline(
+        self,
+        topic: str,
+        limit: int = 20,
+        *,
+        filters: Filters | None = None,
+        today: date | None = None,
+    ) -> Timeline:
+        """The quotes that answer `topic`, one per story, oldest first (at most `limit`)."""
+        today = today or date.today()
+        cleaned, written = parse_filters(Question.parse(topic).text, today)
+        applied = written.merge(filters or Filters())
+        question = Question.parse(cleaned, k=max(3 * limit, 30))
+        wide = replace(self.quote_settings, passages=question.k)
+        with self._lock:
+            self.refresh()
+            query = self.embedder.embed_query(question.text)
+            hits = self.retriever.search(question, query, applied.scope())
+            scored = score_sentences(question, query, hits, self._sentences, wide)
+            best = one_per_story(scored, self.abstention.min_support)[:limit]
+            quotes = self._also_reported([quote_of(c) for c in best], hits)
+        return Timeline(question.text, applied.describe(), tuple(oldest_first(quotes)))
+
+    def _also_reported(self, quotes: list[Quote], hits: list[Hit]) -> list[Quote]:
+        """Each quote with the other articles of its story, so a story is quoted once."""
+        story = {h.chunk.id: h.chunk.story for h in hits}
+        wanted = {story.get(q.chunk_id) for q in quotes} - {None}
+        members = self.reader.store.story_members(s for s in wanted if s is not None)
+        out = []
+        for q in quotes:
+            others = members.get(story.get(q.chunk_id) or -1, [])
+            also = tuple(
+                Citation(m.id, m.title, m.url, m.published, m.source)
+                for m in others
+                if m.id != q.article_id
+            )
+            out.append(replace(q, also_reported_by=also) if also else q)
+        return out
 
     def stats(self) -> IndexStats:
         with self._lock:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from index.errors import QAError
+from index.records import Scope
 
 MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
 MONTHS |= {name.lower(): i for i, name in enumerate(calendar.month_abbr) if name}
@@ -54,6 +55,14 @@ class Filters:
         if self.source:
             parts.append(f"source {self.source}")
         return ", ".join(parts)
+
+    def scope(self) -> Scope:
+        """The same limits as the store searches with them."""
+        return Scope(
+            since=self.since.isoformat() if self.since else None,
+            until=self.until.isoformat() if self.until else None,
+            source=self.source,
+        )
 
     def merge(self, other: Filters) -> Filters:
         """`other`'s bounds where it has them (flags win over phrases)."""

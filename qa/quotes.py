@@ -137,7 +137,7 @@ def pick_quotes(scored: Sequence[Sentence], settings: QuoteSettings | None = Non
         pick = next((c for c in pool if _story(c.hit) not in quoted), pool[0])
         chosen.append(pick)
         pool.remove(pick)
-    return [_quote(c) for c in chosen]
+    return [quote_of(c) for c in chosen]
 
 
 def select_quotes(
@@ -186,7 +186,8 @@ def _candidates(hits: Sequence[Hit]) -> list[tuple[Hit, int, int, int, str]]:
     return out
 
 
-def _quote(c: Sentence) -> Quote:
+def quote_of(c: Sentence) -> Quote:
+    """The Quote of a scored sentence."""
     chunk = c.hit.chunk
     return Quote(
         text=c.text,

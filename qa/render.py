@@ -21,7 +21,13 @@ def _quote_block(n: int, q: Quote) -> str:
     body = textwrap.fill(
         f"\u201c{q.text}\u201d", width=88, initial_indent=f"{n}. ", subsequent_indent="   "
     )
-    return f"{body}\n   \u2014 {citation(q.title, q.published, q.url, q.article_id)}"
+    out = f"{body}\n   \u2014 {citation(q.title, q.published, q.url, q.article_id)}"
+    if q.also_reported_by:
+        n = len(q.also_reported_by)
+        out += f"\n   also reported by {n} other{'s' if n > 1 else ''}: " + "; ".join(
+            citation(c.title, c.published, c.url, c.article_id) for c in q.also_reported_by
+        )
+    return out
 
 
 def _passage_block(n: int, p: Passage) -> str:
@@ -34,6 +40,8 @@ def _passage_block(n: int, p: Passage) -> str:
 
 def to_text(answer: Answer, *, passages: bool = True) -> str:
     lines = [f"Q: {answer.question}", ""]
+    if answer.filters:
+        lines[1:1] = [f"(searched only {answer.filters})"]
     if answer.abstained:
         lines.append("Nothing in the index answers this question.")
         if answer.passages and passages:

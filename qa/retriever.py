@@ -10,7 +10,10 @@ import numpy as np
 from index.embedder import Embedder
 from index.neardup import SAME_STORY, containment, shingles
 from index.reader import IndexReader
+from index.records import Scope
 from qa.answer import Hit, Question
+
+EXACT_SCOPE = 50_000  # a scope of at most this many chunks is searched exactly
 
 
 @dataclass(frozen=True)
@@ -30,16 +33,22 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings or RetrievalSettings()
 
-    def search(self, question: Question, query: np.ndarray | None = None) -> list[Hit]:
-        """The top `question.k` distinct passages; `query` is the question's vector when known."""
+    def search(
+        self, question: Question, query: np.ndarray | None = None, scope: Scope | None = None
+    ) -> list[Hit]:
+        """The top `question.k` distinct passages; `query` is the question's vector when known.
+
+        A `scope` (dates, source) applies inside both searches, so a filtered question still
+        gets k passages when k exist.
+        """
         if query is None:
             query = self.embedder.embed_query(question.text)
         s = self.settings
         n = max(s.candidates, question.k)
         fused: dict[int, float] = {}
         for weight, ranking in (
-            (1.0, self.reader.dense(query, n)),
-            (s.keyword_weight, self.reader.keyword(question.text, n)),
+            (1.0, self._dense(query, n, scope)),
+            (s.keyword_weight, self.reader.keyword(question.text, n, scope)),
         ):
             for rank, (cid, _) in enumerate(ranking):
                 fused[cid] = fused.get(cid, 0.0) + weight / (s.rrf_k + rank + 1)
@@ -53,6 +62,24 @@ class Retriever:
         cosines = dict(zip(present, self.reader.vectors_of(present) @ query, strict=True))
         hits = [Hit(chunk=chunks[c], score=fused[c], cosine=float(cosines[c])) for c in present]
         return distinct(hits, question.k)
+
+    def _dense(self, query: np.ndarray, n: int, scope: Scope | None) -> list[tuple[int, float]]:
+        """Top `n` (chunk id, cosine), among the chunks in `scope` when one is given."""
+        if scope is None or scope.everything:
+            return self.reader.dense(query, n)
+        allowed = self.reader.store.chunk_ids_in(scope)
+        if len(allowed) > EXACT_SCOPE:
+            # A wide scope: most nearest neighbours pass it, so filter a deeper search.
+            inside = set(allowed.tolist())
+            wide = [(c, v) for c, v in self.reader.dense(query, n * 20) if c in inside]
+            if len(wide) >= n:
+                return wide[:n]
+        present = self.reader.present(allowed).tolist()
+        if not present:
+            return []
+        scores = self.reader.vectors_of(present) @ query
+        top = np.argsort(-scores, kind="stable")[:n]
+        return [(present[i], float(scores[i])) for i in top]
 
 
 def distinct(hits: Sequence[Hit], limit: int) -> list[Hit]:

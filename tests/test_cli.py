@@ -16,6 +16,7 @@ from qa.cli import main
 from tests.conftest import DEMO_ANSWER_START, DEMO_DIR, DEMO_QUESTION, ROOT
 
 QUOTE_KEYS = {
+    "also_reported_by",
     "text",
     "article_id",
     "title",
@@ -35,7 +36,7 @@ def article_texts(index: Path) -> dict[str, str]:
 
 
 def check_schema(answer: dict, texts: dict[str, str]) -> None:
-    assert set(answer) == {"question", "abstained", "quotes", "passages"}
+    assert set(answer) == {"question", "abstained", "quotes", "passages", "filters"}
     assert isinstance(answer["abstained"], bool)
     for q in answer["quotes"]:
         assert set(q) == QUOTE_KEYS
