@@ -62,6 +62,7 @@ def wire(application: Application, qabot: QABot) -> None:
         ("help", qabot.help),
         ("ask", qabot.ask),
         ("sources", qabot.sources),
+        ("recent", qabot.recent),
     ):
         application.add_handler(CommandHandler(name, callback, filters=new))
     application.add_handler(

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from qa.answer import Answer
 
 MAX_CALLBACK_BYTES = 64
-_DATA = re.compile(r"^(more|ctx):([A-Za-z0-9_-]{1,24}):(\d{1,4})$")
+_DATA = re.compile(r"^(more|ctx|tl):([A-Za-z0-9_-]{1,24}):(\d{1,4})$")
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,10 @@ def more_data(key: str, start: int) -> str:
 
 def context_data(key: str, n: int) -> str:
     return _checked(f"ctx:{key}:{n}")
+
+
+def timeline_data(key: str) -> str:
+    return _checked(f"tl:{key}:0")
 
 
 def _checked(data: str) -> str:

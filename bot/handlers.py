@@ -22,7 +22,7 @@ from telegram.ext import Application, ApplicationHandlerStop, ContextTypes
 from bot import render
 from bot.access import Allowlist, RateLimit
 from bot.addressing import command_argument, group_question, is_for_bot, replies_to_bot
-from bot.cursors import Cursor, CursorStore, context_data, more_data, parse_data
+from bot.cursors import Cursor, CursorStore, context_data, more_data, parse_data, timeline_data
 from bot.delivery import send, typing
 from bot.followups import Asked, Conversations
 from bot.settings import BotSettings
@@ -40,6 +40,7 @@ COMMANDS = (
     BotCommand("help", "how to ask, and the commands"),
     BotCommand("ask", "ask a question (in groups: /ask QUESTION)"),
     BotCommand("sources", "what is indexed: articles, newest date"),
+    BotCommand("recent", "favour newer articles in this chat (again to stop)"),
 )
 START = (
     "I answer questions about a news archive with quotes from its articles, each with its "
@@ -52,9 +53,13 @@ HELP = (
     "In groups, mention me, reply to my answer, or use /ask QUESTION.\n\n"
     "/ask QUESTION \u2014 ask a question\n"
     "/sources \u2014 what I have read\n"
+    "/recent \u2014 favour newer articles in this chat (send it again to stop)\n"
     "/help \u2014 this message\n\n"
     "Under an answer, \u201cContext\u201d shows the whole passage around a quote and "
-    "\u201cMore\u201d shows further passages."
+    "\u201cMore\u201d shows further passages and \u201cTimeline\u201d the quotes on the "
+    "topic, oldest first.\n\n"
+    "Limit a question by date or source inside it: since:2023-01, until:2023-03, "
+    "source:ava, or plain words such as \u201cin 2022\u201d, \u201clast week\u201d."
 )
 REFUSAL = "Sorry, this bot is private."
 APOLOGY = "Sorry, something went wrong while answering. Please try again in a moment."
@@ -76,6 +81,7 @@ class QABot:
         self.rate = RateLimit(settings.rate_limit, settings.rate_window_s, clock)
         self.cursors = CursorStore(settings.cursor_ttl_s, settings.max_cursors, clock)
         self.conversations = Conversations(settings.followup_s, clock)
+        self.recent_chats: set[int] = set()  # chats that asked for newer articles first
 
     async def post_init(self, application: Application) -> None:
         """Register the commands, so Telegram clients offer them."""
@@ -181,10 +187,10 @@ class QABot:
         )
         async with typing(context.bot, chat.id):
             try:
-                answer = await self._ask(asked.text)
+                answer = await self._ask(asked.text, chat.id)
                 if answer.abstained and asked.followup_of is not None:
                     # Perhaps a new question after all: answer it alone if that works.
-                    alone = await self._ask(question)
+                    alone = await self._ask(question, chat.id)
                     if not alone.abstained:
                         answer, asked = alone, Asked(question, asked.at)
             except EmptyQuestion as e:
@@ -205,9 +211,29 @@ class QABot:
             )
             self.conversations.answered(chat.id, sent.message_id, asked)
 
-    async def _ask(self, text: str) -> Answer:
+    async def recent(self, update: Update, context: Context) -> None:
+        """/recent: favour newer articles in this chat, or stop doing so."""
+        chat = update.effective_chat
+        if chat is None:
+            return
+        on = chat.id not in self.recent_chats
+        (self.recent_chats.add if on else self.recent_chats.discard)(chat.id)
+        await self._reply(
+            update,
+            context,
+            render.text(
+                "Newer articles now come first in this chat; send /recent again to stop."
+                if on
+                else "Articles are ranked by how well they answer again, whatever their date."
+            ),
+        )
+
+    async def _ask(self, text: str, chat_id: int | None = None) -> Answer:
         """Engine.ask in a worker thread, so the event loop keeps serving other chats."""
-        return await asyncio.to_thread(self.engine.ask, text, self.settings.passages)
+        recent = chat_id in self.recent_chats
+        return await asyncio.to_thread(
+            lambda: self.engine.ask(text, self.settings.passages, recent=recent)
+        )
 
     def _buttons(self, chat_id: int, answer: Answer) -> InlineKeyboardMarkup | None:
         """Context buttons for each quote and a More button, behind one server-side cursor."""
@@ -219,7 +245,8 @@ class QABot:
             for n in range(1, len(answer.quotes) + 1)
         ]
         more = [InlineKeyboardButton("More passages", callback_data=more_data(key, 0))]
-        return InlineKeyboardMarkup([contexts, more] if answer.passages else [contexts])
+        more.append(InlineKeyboardButton("Timeline", callback_data=timeline_data(key)))
+        return InlineKeyboardMarkup([contexts, more])
 
     # --- buttons --------------------------------------------------------------------------
 
@@ -241,6 +268,13 @@ class QABot:
             return
         chat_id = cursor.chat_id
         answer = cursor.answer
+        if pressed.kind == "tl":
+            await query.answer()
+            async with typing(context.bot, chat_id):
+                timeline = await asyncio.to_thread(self.engine.timeline, answer.question)
+            for part in render.timeline_message(timeline):
+                await send(context.bot, chat_id, part, reply_to=query.message.message_id)
+            return
         if pressed.kind == "ctx":
             if not 1 <= pressed.n <= len(answer.quotes):
                 await query.answer(EXPIRED)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from qa.answer import Answer, Passage, Quote
+from qa.timeline import Timeline
 
 MESSAGE_LIMIT = 4096  # characters of a message after entity parsing (UTF-16 code units)
 MAX_ENTITIES = 100  # Telegram drops formatting beyond this many entities in one message
@@ -296,12 +297,46 @@ def answer_messages(
     blocks: list[Fragment] = []
     if followup_of:
         blocks.append(italic(text("Follow-up to \u201c" + clip(followup_of, 300) + "\u201d")))
+    if answer.filters:
+        blocks.append(italic(text("Searched only " + clip(answer.filters, 300))))
     if answer.abstained or not answer.quotes:
         blocks.append(nothing_found())
         return pack(blocks, limit)
     first, *rest = answer.quotes
-    blocks.append(best_quote_block(answer, first, room))
-    blocks += [quote_block(n, q, room) for n, q in enumerate(rest, 2)]
+    blocks.append(best_quote_block(answer, first, room) + also_reported(first))
+    blocks += [quote_block(n, q, room) + also_reported(q) for n, q in enumerate(rest, 2)]
+    return pack(blocks, limit)
+
+
+def also_reported(q: Quote, shown: int = 3) -> Fragment:
+    """'Also reported by N more: A · B · C' under a quote whose story others published too."""
+    others = q.also_reported_by
+    if not others:
+        return Fragment()
+    names = []
+    for c in others[:shown]:
+        label = text(clip(c.source or c.title, 60))
+        href = safe_url(c.url)
+        names.append(link(href, label) if href else label)
+    more = f" and {len(others) - shown} more" if len(others) > shown else ""
+    return text(f"\nAlso reported by {len(others)} more: ") + join(names, " \u00b7 ") + text(more)
+
+
+def timeline_message(t: Timeline, *, limit: int = MESSAGE_LIMIT) -> list[Fragment]:
+    """One line per story, oldest first, each starting with its date (YYYY-MM-DD)."""
+    blocks = [bold(text("Timeline: " + clip(t.topic, 300)))]
+    if t.filters:
+        blocks.append(italic(text("Searched only " + clip(t.filters, 300))))
+    if not t.entries:
+        blocks.append(text("Nothing in the indexed articles answers this topic."))
+    for q in t.entries:
+        day = (q.published or "")[:10] or "undated"
+        blocks.append(
+            text(day + " ")
+            + blockquote(text(clip(q.text, 800)))
+            + text("\n")
+            + citation(None, q.title, None, q.url, q.article_id)
+        )
     return pack(blocks, limit)
 
 

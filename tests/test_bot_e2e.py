@@ -204,7 +204,7 @@ def test_demo_question_gets_quote_and_citation(double: BotAPIDouble, engine: Eng
     assert reply.button("More").startswith("more:")
     # typing was shown, and the commands were registered at start
     assert double.calls("sendChatAction")[0].params["action"] == "typing"
-    assert {c["command"] for c in double.commands} == {"start", "help", "ask", "sources"}
+    assert {c["command"] for c in double.commands} == {"start", "help", "ask", "sources", "recent"}
 
 
 def test_hostile_markup_is_escaped(double: BotAPIDouble, engine: Engine) -> None:

@@ -167,7 +167,7 @@ def test_refused_html_is_resent_as_plain_text(
 def test_engine_failure_gets_an_apology_and_a_traceback(
     double: BotAPIDouble, engine: Engine, logs: io.StringIO, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(text: str, k: int = 5) -> None:
+    def broken(text: str, k: int = 5, **options: object) -> None:
         raise RuntimeError("the disk is on fire")
 
     monkeypatch.setattr(engine, "ask", broken)
