@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from index.embedder import Embedder
-from index.errors import IndexMismatch
+from index.errors import IndexMismatch, QAError
 from index.settings import Settings
 from qa.answer import Answer
 from qa.eval_data import EvalQuestion, EvalSet, contains_answer, leave_out
@@ -53,6 +53,7 @@ class Outcome:
     support: float  # the best sentence's evidence, which abstention compares to its threshold
     quoted: str | None  # the first quote, or None
     quoted_title: str | None
+    error: str | None = None  # the message when the question was refused (a QAError)
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class Metrics:
     abstained_left_out: Share
     false_abstention: Share  # answerable questions that abstained
     abstained_impossible: Share
+    refused: Share  # questions answered with an error message instead (counted as abstained)
     latency_median_ms: float
     latency_p95_ms: float
     # The highest min_support that keeps false abstention within FALSE_ABSTENTION_BUDGET on
@@ -169,6 +171,7 @@ def summarize(outcomes: Sequence[Outcome]) -> Metrics:
         abstained_left_out=abstained(LEFT_OUT),
         false_abstention=abstained(ANSWERABLE),
         abstained_impossible=abstained(IMPOSSIBLE),
+        refused=Share(sum(o.error is not None for o in outcomes), len(outcomes)),
         latency_median_ms=statistics.median(times) if times else 0.0,
         latency_p95_ms=_percentile(times, 0.95),
         suggested_min_support=threshold,
@@ -260,7 +263,13 @@ def _run(
                 LEFT_OUT if q.article_id in left_out else IMPOSSIBLE if q.impossible else ANSWERABLE
             )
             started = time.perf_counter()
-            answer, decision = engine.ask_with_evidence(q.text, k=max(CUTOFFS))
+            try:
+                answer, decision = engine.ask_with_evidence(q.text, k=max(CUTOFFS))
+            except QAError as e:
+                # What a user would be told instead of an answer (an unreadable filter
+                # phrase, say): scored as an abstention with nothing quoted.
+                outcomes.append(_refused(q, kind, str(e), time.perf_counter() - started))
+                continue
             seconds = time.perf_counter() - started
             _add_foreign_texts(engine, answer, texts)
             outcomes.append(judge(q, kind, answer, texts, seconds, decision.support))
@@ -276,6 +285,23 @@ def _run(
         metrics=summarize(outcomes),
         outcomes=tuple(outcomes),
         setup=setup,
+    )
+
+
+def _refused(q: EvalQuestion, kind: str, message: str, seconds: float) -> Outcome:
+    return Outcome(
+        question=q,
+        kind=kind,
+        rank=None,
+        quote_hit=False,
+        abstained=True,
+        quotes=0,
+        exact=0,
+        seconds=seconds,
+        support=0.0,
+        quoted=None,
+        quoted_title=None,
+        error=message,
     )
 
 

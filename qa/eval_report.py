@@ -67,6 +67,7 @@ def to_table(report: EvalReport) -> str:
             _fmt(m.suggested_impossible),
             str(m.suggested_impossible.total),
         ),
+        ("refused with an error", str(m.refused.hits), str(asked)),
         ("latency median", f"{m.latency_median_ms:.0f} ms", str(asked)),
         ("latency p95", f"{m.latency_p95_ms:.0f} ms", str(asked)),
     ]
@@ -100,6 +101,8 @@ def failures(report: EvalReport, n: int) -> list[dict[str, Any]]:
 
 def _miss(o: Outcome) -> tuple[int, str]:
     """(severity, reason); severity 0 is no miss."""
+    if o.error is not None:
+        return 5, f"refused: {o.error}"
     if o.kind != ANSWERABLE:
         return (0, "") if o.abstained else (3, f"quoted, but should abstain ({o.kind})")
     if o.rank is None:
@@ -147,6 +150,7 @@ def to_json(report: EvalReport, n_failures: int = 0) -> str:
             "suggested_min_support": m.suggested_min_support,
             "suggested_abstained_left_out": m.suggested_left_out.value,
             "suggested_abstained_impossible": m.suggested_impossible.value,
+            "refused": m.refused.hits,
             "latency_median_ms": round(m.latency_median_ms, 1),
             "latency_p95_ms": round(m.latency_p95_ms, 1),
         },
