@@ -30,7 +30,7 @@ def default_work() -> Path:
 
 def machine() -> str:
     """CPU model, cores, the instruction sets that matter for bfloat16, memory, load."""
-    model, flags = platform.processor() or "unknown CPU", set()
+    model, flags = platform.processor() or "unknown CPU", set[str]()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name") and model in ("", "unknown CPU", "x86_64"):
@@ -39,7 +39,7 @@ def machine() -> str:
                 flags = set(line.split(":", 1)[1].split())
     except OSError:
         pass
-    isa = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags] or ["?"]
+    isa: list[str] = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
     mem = ""
     try:
         kb = int(Path("/proc/meminfo").read_text().split()[1])
@@ -47,7 +47,7 @@ def machine() -> str:
     except (OSError, ValueError, IndexError):
         pass
     return (
-        f"{model}, {os.cpu_count()} cores ({' '.join(isa)}){mem}; "
+        f"{model}, {os.cpu_count()} cores ({' '.join(isa) or '?'}){mem}; "
         f"Python {platform.python_version()}; {versions()}"
     )
 

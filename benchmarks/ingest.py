@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -135,7 +134,7 @@ def child(variant: str, chunks: int, work: Path) -> dict:
         embed_seconds = timed.seconds
     np.save(work / f"ingest-{variant}-{chunks}.npy", vecs)
     np.save(work / f"ingest-{variant}-{chunks}-q.npy", qvecs)
-    (work / f"ingest-{chunks}-texts.json").write_text(json.dumps(texts), encoding="utf-8")
+    (work / f"ingest-{variant}-{chunks}-texts.json").write_text(json.dumps(texts), "utf-8")
     return {
         "variant": variant,
         "chunks": len(texts),
@@ -147,13 +146,26 @@ def child(variant: str, chunks: int, work: Path) -> dict:
 
 
 def drift(work: Path, chunks: int, variant: str, reference: str) -> tuple[float, float]:
-    """(mean cosine to the reference vectors, top-10 neighbour agreement on 50 questions)."""
-    texts = json.loads((work / f"ingest-{chunks}-texts.json").read_text(encoding="utf-8"))
-    _, first = np.unique(texts, return_index=True)  # duplicate texts would make ties
-    a = np.load(work / f"ingest-{variant}-{chunks}.npy")[first]
-    b = np.load(work / f"ingest-{reference}-{chunks}.npy")[first]
-    qa = np.load(work / f"ingest-{variant}-{chunks}-q.npy")
-    qb = np.load(work / f"ingest-{reference}-{chunks}-q.npy")
+    """(mean cosine to the reference vectors, top-10 neighbour agreement on 50 questions).
+
+    Compared on the texts both variants embedded (a tokenizer that differs can chunk a few
+    articles differently), each text once (duplicates would make ties).
+    """
+
+    def load(v: str) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
+        texts = json.loads((work / f"ingest-{v}-{chunks}-texts.json").read_text("utf-8"))
+        rows = {t: i for i, t in enumerate(texts)}
+        return (
+            rows,
+            np.load(work / f"ingest-{v}-{chunks}.npy"),
+            np.load(work / f"ingest-{v}-{chunks}-q.npy"),
+        )
+
+    rows_a, vec_a, qa = load(variant)
+    rows_b, vec_b, qb = load(reference)
+    common = sorted(set(rows_a) & set(rows_b))
+    a = vec_a[[rows_a[t] for t in common]]
+    b = vec_b[[rows_b[t] for t in common]]
     cosine = float((a * b).sum(axis=1).mean())
     top_a = np.argsort(-(qa @ a.T), axis=1)[:, :10]
     top_b = np.argsort(-(qb @ b.T), axis=1)[:, :10]
@@ -169,6 +181,8 @@ def section(
         res = run_child(["-m", "benchmarks.ingest", "--child", v, "--chunks", str(chunks),
                          "--work", str(work)]).data  # fmt: skip
         runs[v].append(res)
+        with (work / f"ingest-runs-{chunks}.jsonl").open("a") as f:
+            f.write(json.dumps(res) + "\n")
         print(f"  run {r + 1} {v}: {res['chunks'] / res['seconds']:.1f} chunks/s", flush=True)
     base = median([x["chunks"] / x["seconds"] for x in runs[variants[0]]])
     rows = []
@@ -222,4 +236,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

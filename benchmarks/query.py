@@ -7,7 +7,7 @@ For each size it opens two engines on the same chunks, one with each kind of vec
 sharing one model, and asks each real XQuAD question of both in turn (the order alternating),
 as `qa ask` does in batch mode: embedding, dense + keyword retrieval, fusion, quotes. Then it
 times each stage on its own, measures recall@10 of HNSW against exact, and runs the real
-`python -m qa ask` over 20 questions in a child process for its peak resident memory.
+`python -m qa ask` over 10 questions in a child process for its peak resident memory.
 Indexes beyond 2,000 chunks hold synthetic vectors around real embeddings with real stored text
 (benchmarks/synthetic.py), so their recall is a proxy; the docs say how it compares.
 """
@@ -20,7 +20,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -33,26 +32,36 @@ KINDS = ("flat", "hnsw")
 
 
 def peak_rss_mb(args: list[str], stdin_text: str) -> tuple[float, float]:
-    """(peak resident MB, seconds) of `python args...` fed `stdin_text`, stdout discarded."""
+    """(peak resident MB, seconds) of `python args...` fed `stdin_text`, stdout discarded.
+
+    The peak is the child's VmHWM, polled until it exits: getrusage's ru_maxrss would not
+    do, because Linux carries it across exec from the forked copy of this (large) process.
+    """
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     path = default_work() / "stdin.txt"
     path.write_text(stdin_text, encoding="utf-8")
     started = time.perf_counter()
+    peak = 0.0
     with path.open() as f:
         proc = subprocess.Popen(
             [sys.executable, *args], cwd=ROOT, env=env, stdin=f, stdout=subprocess.DEVNULL
         )
-        _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
+        status = Path(f"/proc/{proc.pid}/status")
+        while proc.poll() is None:
+            try:
+                for line in status.read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]) / 1024)
+            except (OSError, ValueError):
+                pass  # exiting between poll() and the read
+            time.sleep(0.05)
+    if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed")
-    return usage.ru_maxrss / 1024, seconds
+    return peak, time.perf_counter() - started
 
 
-def timed(fn: Callable[[], object]) -> tuple[float, object]:
-    started = time.perf_counter()
-    out = fn()
-    return (time.perf_counter() - started) * 1000, out
+def now_ms() -> float:
+    return time.perf_counter() * 1000
 
 
 def measure(size: int, folders: dict[str, Path], qs: list[str]) -> dict:
@@ -75,33 +84,34 @@ def measure(size: int, folders: dict[str, Path], qs: list[str]) -> dict:
     for n, q in enumerate(qs):
         order = list(engines) if n % 2 == 0 else list(engines)[::-1]
         for k in order:
-            ms, _ = timed(lambda k=k, q=q: engines[k].ask(q))
-            total[k].append(ms)
+            t = now_ms()
+            engines[k].ask(q)
+            total[k].append(now_ms() - t)
     stages: dict[str, dict[str, list[float]]] = {
         k: {s: [] for s in ("embed", "dense", "keyword", "retrieve", "quotes")} for k in engines
     }
     overlap10, overlap50 = [], []
     for q in qs:
         question = Question.parse(q)
-        ms, vec = timed(lambda q=q: embedder.embed_query(q))
+        t = now_ms()
+        vec = embedder.embed_query(q)
+        embed_ms = now_ms() - t
         tops = {}
         for k, e in engines.items():
             st = stages[k]
-            st["embed"].append(ms)
-            t, tops[k] = timed(lambda e=e, vec=vec: e.reader.dense(vec, 50))
-            st["dense"].append(t)
-            t, _ = timed(lambda e=e, q=q: e.reader.keyword(q, 50))
-            st["keyword"].append(t)
-            t, hits = timed(
-                lambda e=e, question=question, vec=vec: e.retriever.search(question, vec)
-            )
-            st["retrieve"].append(t)
-            t, _ = timed(
-                lambda e=e, question=question, vec=vec, hits=hits: select_quotes(
-                    question, vec, hits, embedder, e.quote_settings
-                )
-            )
-            st["quotes"].append(t)
+            st["embed"].append(embed_ms)
+            t = now_ms()
+            tops[k] = e.reader.dense(vec, 50)
+            st["dense"].append(now_ms() - t)
+            t = now_ms()
+            e.reader.keyword(q, 50)
+            st["keyword"].append(now_ms() - t)
+            t = now_ms()
+            hits = e.retriever.search(question, vec)
+            st["retrieve"].append(now_ms() - t)
+            t = now_ms()
+            select_quotes(question, vec, hits, embedder, e.quote_settings)
+            st["quotes"].append(now_ms() - t)
         if "flat" in tops and "hnsw" in tops:
             exact = [[c for c, _ in tops["flat"][:n]] for n in (10, 50)]
             approx = [[c for c, _ in tops["hnsw"][:n]] for n in (10, 50)]
@@ -171,19 +181,27 @@ def main() -> None:
     p.add_argument("--work", type=Path, default=default_work())
     p.add_argument("--plot", type=Path, help="write the latency plot (PNG) here")
     p.add_argument("--no-memory", action="store_true", help="skip the child-process RSS runs")
+    p.add_argument("--memory-only", action="store_true", help="only the child-process RSS runs")
     args = p.parse_args()
     header("qa ask latency: exact beside approximate search")
     args.work.mkdir(parents=True, exist_ok=True)
     real = real_chunks(args.work, 2000)
     qs = questions(args.questions, seed=1)
     print(f"{len(qs)} XQuAD questions; anchors: {len(real.bodies)} real chunks embedded\n")
-    results, mem = [], {}
+    results: list[dict] = []
+    mem: dict[int, dict[str, tuple[float, float]]] = {}
     for size in (int(s) for s in args.sizes.split(",")):
         folders = {k: index_folder(args.work, real, size, k) for k in KINDS}
+        if args.memory_only:
+            for k, (rss, seconds) in memory(folders, qs[:10]).items():
+                print(f"{size} {k}: peak RSS {rss:.0f} MB ({seconds:.0f} s for 10 questions)")
+            continue
         print(f"measuring {size} chunks ...", flush=True)
         results.append(measure(size, folders, qs))
         if not args.no_memory:
-            mem[size] = memory(folders, qs[:20])
+            mem[size] = memory(folders, qs[:10])
+    if args.memory_only:
+        return footer()
     (args.work / "query-results.json").write_text(json.dumps(results, indent=1))
     rows = []
     for r in results:
@@ -199,7 +217,7 @@ def main() -> None:
         table(
             ["chunks", "search", "qa ask median ms", "p95 ms", "embed", "dense", "keyword",
              "retrieve (dense+keyword+fusion+fetch)", "quotes", "recall@10 vs exact",
-             "peak RSS MB (qa ask, 20 q)"],
+             "peak RSS MB (qa ask, 10 q)"],
             rows,
         )
     )  # fmt: skip
