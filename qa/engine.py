@@ -14,7 +14,7 @@ from index.reader import IndexReader, IndexStats
 from index.settings import Settings
 from qa.abstain import AbstentionSettings, Decision, decide
 from qa.answer import Answer, Citation, Hit, Passage, Question, Quote
-from qa.filters import Filters
+from qa.filters import Filters, has_keys
 from qa.filters import parse as parse_filters
 from qa.quotes import (
     QuoteSettings,
@@ -124,6 +124,14 @@ class Engine:
             self.refresh()
             query = self.embedder.embed_query(question.text)
             hits = self.retriever.search(wanted, query, applied.scope())
+            if not hits and not written.empty and not has_keys(text):
+                # "in 2015" may be part of the question, not a filter: when the phrase's
+                # scope holds nothing, ask again without it, the phrase kept as words.
+                applied = filters or Filters()
+                question = Question.parse(text, k)
+                wanted = replace(question, k=wanted.k)
+                query = self.embedder.embed_query(question.text)
+                hits = self.retriever.search(wanted, query, applied.scope())
             scored = score_sentences(question, query, hits, self._sentences, self.quote_settings)
             scored = by_date(scored, today, recent)
             hits = order_passages(hits, scored)[: question.k]

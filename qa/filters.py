@@ -96,6 +96,14 @@ def span(text: str) -> tuple[date, date]:
     raise FilterError(f"{text!r} is not a date; write 2023, 2023-03, 2023-03-05 or March 2023")
 
 
+def _spans(*texts: str) -> list[tuple[date, date]] | None:
+    """The spans of dates written in plain words, or None when one of them is no date."""
+    try:
+        return [span(t) for t in texts]
+    except FilterError:
+        return None
+
+
 def _day(y: int, mo: int, d: int, text: str) -> date:
     try:
         return date(y, mo, d)
@@ -148,6 +156,11 @@ _BETWEEN = re.compile(rf"\bbetween\s+({_WHEN})\s+and\s+({_WHEN})\b", re.I)
 _BOUND = re.compile(rf"\b(since|after|from|before|until|till|in|during)\s+({_WHEN})\b", re.I)
 
 
+def has_keys(question: str) -> bool:
+    """Whether the question holds filter syntax (since:, until:, source:...), not only words."""
+    return _KEY.search(question) is not None
+
+
 def parse(question: str, today: date) -> tuple[str, Filters]:
     """The question without its filter phrases, and the filters they name."""
     f = Filters()
@@ -163,12 +176,16 @@ def parse(question: str, today: date) -> tuple[str, Filters]:
             first, last = span(value)
             f = replace(f, until=last if key != "before" else first - timedelta(days=1))
     text = _KEY.sub(" ", text)
-    if between := _BETWEEN.search(text):
-        f = replace(f, since=span(between[1])[0], until=span(between[2])[1])
-        text = _BETWEEN.sub(" ", text, count=1)
+    if (between := _BETWEEN.search(text)) and (spans := _spans(between[1], between[2])):
+        f = replace(f, since=spans[0][0], until=spans[1][1])
+        text = text[: between.start()] + " " + text[between.end() :]
+    kept = []  # a phrase that names no real date stays words of the question
     for m in list(_BOUND.finditer(text)):
         word = m[1].lower()
-        first, last = span(m[2])
+        if not (found := _spans(m[2])):
+            kept.append(m.group())
+            continue
+        first, last = found[0]
         if word in ("since", "from"):
             f = replace(f, since=first)
         elif word == "after":
@@ -179,7 +196,7 @@ def parse(question: str, today: date) -> tuple[str, Filters]:
             f = replace(f, until=last)
         else:  # in, during
             f = replace(f, since=first, until=last)
-    text = _BOUND.sub(" ", text)
+    text = _BOUND.sub(lambda m: m.group() if m.group() in kept else " ", text)
     if rel := _RELATIVE.search(text):
         since, until = relative(" ".join(rel[1].split()), today)
         f = replace(f, since=since, until=until)

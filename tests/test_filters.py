@@ -49,6 +49,8 @@ D = date
         ),
         ("Why? since:2023 source:ava", "Why?", D(2023, 1, 1), None, "ava"),
         ("in 1066", "in 1066", None, None, None),  # not a year of news
+        ("What fell during 1620-21?", "What fell during 1620-21?", None, None, None),
+        ("born in 2023-02-30 or so", "born in 2023-02-30 or so", None, None, None),
     ],
 )
 def test_phrases(

@@ -113,7 +113,10 @@ def test_filters_apply_inside_retrieval(engine: Engine) -> None:
     assert len(flagged.passages) == 4 and flagged.filters == "source ava"
     assert all(p.article_id.endswith("-1") for p in flagged.passages), flagged.passages
     nothing = engine.ask("wheat prices since:2024", today=TODAY)
-    assert nothing.passages == () and nothing.abstained
+    assert nothing.passages == () and nothing.abstained, "written syntax is a filter, always"
+    history = engine.ask("What happened to wheat prices in Herat in 2015?", today=TODAY)
+    assert history.passages and history.filters == "", "a phrase that finds nothing is words"
+    assert history.question == "What happened to wheat prices in Herat in 2015?"
 
 
 def test_plain_phrase_filters(engine: Engine) -> None:
