@@ -8,41 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from index.build import ingest
-from index.settings import Settings
 from qa.engine import Engine
 from tests.botapi_double import BotAPIDouble, ask, bot, strict
-from tests.fakes import HashingEmbedder
-from tests.test_news import DAM, market
+from tests.test_news import news_engine
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
-    from index.records import Article
-
-    hashing = HashingEmbedder(dimension=256)
-    settings = Settings.from_env({}, index_dir=tmp_path / "index")
-    articles = [market(i, m, d) for i in range(3) for m in (1, 2, 3) for d in (3, 14, 25)]
-    articles += [
-        Article(
-            id=k, title=f"Kamal Khan dam {d}", text=t, published=d, url=f"https://kabul.example/{k}"
-        )
-        for k, (d, t) in DAM.items()
-    ]
-    articles.append(
-        Article(
-            id="dam-feb-copy",
-            title="Dam opening delayed",
-            text=DAM["dam-feb"][1] + " Reporting by our correspondent.",
-            published="2023-02-16",
-            url="https://wire.example/dam",
-            source="Wire Service",
-        )
-    )
-    ingest(settings, articles, lambda _m: hashing)
-    e = Engine(settings, lambda _m: hashing)
+    e = news_engine(tmp_path / "index")
     yield e
     e.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -77,10 +78,11 @@ DAM = {
 }
 
 
-@pytest.fixture
-def engine(tmp_path: Path) -> Engine:
+def news_engine(folder: Path) -> Engine:
+    """Market reports over three months, three dam stories, and a wire copy of one of them,
+    indexed with the hashing embedder."""
     hashing = HashingEmbedder(dimension=256)
-    settings = Settings.from_env({}, index_dir=tmp_path / "index")
+    settings = Settings.from_env({}, index_dir=folder)
     articles = [market(i, m, d) for i in range(3) for m in (1, 2, 3) for d in (3, 14, 25)]
     articles += [
         Article(
@@ -95,10 +97,16 @@ def engine(tmp_path: Path) -> Engine:
             text=DAM["dam-feb"][1] + " Reporting by our correspondent.",
             published="2023-02-16",
             url="https://wire.example/dam",
+            source="Wire Service",
         )
     )
     ingest(settings, articles, lambda _m: hashing)
-    e = Engine(settings, lambda _m: hashing)
+    return Engine(settings, lambda _m: hashing)
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    e = news_engine(tmp_path / "index")
     yield e
     e.close()
 
