@@ -43,7 +43,7 @@ def _faiss() -> Any:
 
 
 def choose_search(vectors: int, requested: str = "auto") -> str:
-    """ "flat" or "hnsw" for an index of this many vectors; `requested` overrides "auto"."""
+    """Flat or HNSW for an index of this many vectors; `requested` overrides "auto"."""
     if requested not in SEARCH_KINDS:
         raise ConfigError(f"search must be one of {', '.join(SEARCH_KINDS)}, got {requested!r}")
     if requested != "auto":
@@ -105,19 +105,13 @@ class VectorIndex:
         return int(self._index.ntotal) - self._removed
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        # One thread here too: building a graph on two threads was no faster on a shared
+        # two-core machine (66 s for 50k vectors either way).
         if len(ids):
-            faiss = _faiss()
-            if self.kind == "hnsw":
-                # Building a graph parallelises well, unlike one query (HNSW_FROM vectors
-                # take minutes on one core).
-                faiss.omp_set_num_threads(os.cpu_count() or 1)
-            try:
-                self._index.add_with_ids(
-                    np.ascontiguousarray(vectors, dtype=np.float32),
-                    np.ascontiguousarray(ids, dtype=np.int64),
-                )
-            finally:
-                faiss.omp_set_num_threads(1)
+            self._index.add_with_ids(
+                np.ascontiguousarray(vectors, dtype=np.float32),
+                np.ascontiguousarray(ids, dtype=np.int64),
+            )
 
     def remove(self, ids: np.ndarray | list[int]) -> None:
         if not len(ids):
