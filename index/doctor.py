@@ -171,7 +171,7 @@ def repair(folder: Path, on_wait: Callable[[str], None] | None = None) -> list[P
                     updated=now_iso(),
                 )
                 store.set_meta("manifest", manifest.to_dict())
-                VectorIndex.build(ids, vectors, manifest.dimension).save(
+                VectorIndex.build(ids, vectors, manifest.dimension, manifest.search).save(
                     layout.vectors(manifest.generation)
                 )
         finally:

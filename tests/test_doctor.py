@@ -161,3 +161,18 @@ def test_doctor_command(index: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert main(["doctor", "--repair", "--index", str(index)]) == 0
     assert "repaired" in capsys.readouterr().out
     assert main(["doctor", "--index", str(index)]) == 0
+
+
+def test_repair_keeps_the_search_kind(settings: Settings) -> None:
+    """An index built for HNSW search is repaired as HNSW, not quietly turned back into flat."""
+    from index.vectors import VectorIndex
+
+    articles = [
+        Article(id=f"h{i}", title=f"H {i}", text=f"Dam {i} burst at dawn.") for i in range(5)
+    ]
+    ingest(settings, articles, lambda _m: HashingEmbedder(), search="hnsw")
+    folder = settings.index_dir
+    assert VectorIndex.load(current_vectors(folder)).kind == "hnsw"
+    delete_vectors(folder)
+    assert repair(folder) == []
+    assert VectorIndex.load(current_vectors(folder)).kind == "hnsw"
