@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -71,3 +71,18 @@ def demo_copy(demo_index: Path, tmp_path: Path) -> Path:
     target = tmp_path / "demo-index"
     shutil.copytree(demo_index, target, ignore=shutil.ignore_patterns(".lock"))
     return target
+
+
+@pytest.fixture
+def hashing_demo_engine(tmp_path: Path) -> Iterator[object]:
+    """An Engine over the demo corpus indexed with the hashing embedder (fast, not the model)."""
+    from index.build import ingest
+    from index.reading import read_paths
+    from qa.engine import Engine
+
+    hashing = HashingEmbedder()
+    s = Settings.from_env({}, index_dir=tmp_path / "hashing-index")
+    ingest(s, read_paths([DEMO_DIR], max_bytes=10**7), lambda _m: hashing)
+    e = Engine(s, make_embedder=lambda _m: hashing)
+    yield e
+    e.close()

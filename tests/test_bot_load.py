@@ -13,18 +13,11 @@ import logging
 import statistics
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from index.build import ingest
-from index.reading import read_paths
-from index.settings import Settings
 from qa.engine import Engine
 from tests.botapi_double import BotAPIDouble, Sent, bot, check_html
-from tests.conftest import DEMO_DIR
-from tests.fakes import HashingEmbedder
 
 pytestmark = pytest.mark.slow
 
@@ -32,13 +25,8 @@ USERS, QUESTIONS = 50, 20
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    hashing = HashingEmbedder()
-    settings = Settings.from_env({}, index_dir=tmp_path / "index")
-    ingest(settings, read_paths([DEMO_DIR], max_bytes=10**7), lambda _m: hashing)
-    e = Engine(settings, make_embedder=lambda _m: hashing)
-    yield e
-    e.close()
+def engine(hashing_demo_engine: Engine) -> Engine:
+    return hashing_demo_engine
 
 
 def test_fifty_users_twenty_questions_each(engine: Engine) -> None:

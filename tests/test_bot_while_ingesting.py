@@ -5,19 +5,13 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.handlers import APOLOGY
-from index.build import ingest
-from index.reading import read_paths
-from index.settings import Settings
 from qa.engine import Engine
 from tests.botapi_double import BotAPIDouble, Sent, bot, check_html
-from tests.conftest import DEMO_DIR
-from tests.fakes import HashingEmbedder
 from tests.test_crash import corpus, driver
 
 pytestmark = pytest.mark.slow
@@ -26,13 +20,8 @@ USER = 4242
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    hashing = HashingEmbedder()
-    settings = Settings.from_env({}, index_dir=tmp_path / "index")
-    ingest(settings, read_paths([DEMO_DIR], max_bytes=10**7), lambda _m: hashing)
-    e = Engine(settings, make_embedder=lambda _m: hashing)
-    yield e
-    e.close()
+def engine(hashing_demo_engine: Engine) -> Engine:
+    return hashing_demo_engine
 
 
 def test_bot_answers_while_another_process_ingests(engine: Engine, tmp_path: Path) -> None:
