@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -72,6 +72,23 @@ def prepare(
         overlap=overlap,
     )
     return chunks, [f"{article.title}\n{article.text[c.start : c.end]}" for c in chunks]
+
+
+def sentence_spans(article: Article, chunks: Sequence[Chunk]) -> list[list[tuple[int, int]]]:
+    """Each chunk's sentence spans inside the text `prepare` embeds for it (title prefixed)."""
+    prefix = len(article.title) + 1
+    return [[(s - c.start + prefix, e - c.start + prefix) for s, e in c.sentences] for c in chunks]
+
+
+def embed(
+    embedder: Embedder,
+    batch: Sequence[tuple[Article, StoredArticle | None, list[Chunk]]],
+    inputs: Sequence[str],
+    progress: bool,
+) -> tuple[np.ndarray, list[np.ndarray | None]]:
+    """The batch's chunk vectors, and their sentences' vectors read in context."""
+    spans = [s for article, _, chunks in batch for s in sentence_spans(article, chunks)]
+    return embedder.embed_with_sentences(inputs, spans, progress=progress)
 
 
 class _Writer:
@@ -145,6 +162,7 @@ class _Writer:
         self,
         batch: list[tuple[Article, StoredArticle | None, list[Chunk]]],
         vectors: np.ndarray,
+        sentences: Sequence[np.ndarray | None] | None = None,
         *,
         replace_all: bool = False,
     ) -> None:
@@ -167,7 +185,11 @@ class _Writer:
                     removed += self.store.delete_chunks(old.rowid)
                 rowid = self.store.put_article(article, now)
                 ids = self.store.add_chunks(
-                    rowid, article, chunks, vectors[row : row + len(chunks)]
+                    rowid,
+                    article,
+                    chunks,
+                    vectors[row : row + len(chunks)],
+                    sentences[row : row + len(chunks)] if sentences else None,
                 )
                 firsts.append((rowid, article, ids, row))
                 added += ids
@@ -245,8 +267,8 @@ def ingest(
 
             def flush() -> None:
                 if pending:
-                    vectors = writer.embedder.embed_batch(inputs, progress=progress)
-                    writer.commit(pending, vectors)
+                    vectors, sentences = embed(writer.embedder, pending, inputs, progress)
+                    writer.commit(pending, vectors, sentences)
                     report.chunks += len(inputs)
                     pending.clear()
                     inputs.clear()
@@ -336,8 +358,8 @@ def rebuild(
                 )
                 batch.append((article, None, chunks))
                 inputs.extend(texts)
-            vectors = writer.embedder.embed_batch(inputs, progress=progress)
-            writer.commit(batch, vectors, replace_all=True)
+            vectors, sentences = embed(writer.embedder, batch, inputs, progress)
+            writer.commit(batch, vectors, sentences, replace_all=True)
             report.updated = len(batch)
             report.chunks = len(inputs)
         finally:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from index import int8
 from index.errors import IndexCorrupt
 from index.records import Article, Chunk, Scope, StoredChunk
 from index.textnorm import fold, terms
@@ -42,6 +43,13 @@ CREATE TABLE IF NOT EXISTS chunks (
     tokens INTEGER NOT NULL,
     sentences TEXT NOT NULL,                    -- JSON [[start, end], ...], article offsets
     vector BLOB NOT NULL                        -- float32, unit length
+);
+-- The vectors of each chunk's sentences, read in context (index.embedder), in the order of
+-- chunks.sentences; index.int8 packs them. A chunk without a row has its sentences embedded
+-- when a question needs them (indexes written before this table, embedders without it).
+CREATE TABLE IF NOT EXISTS sentence_vectors (
+    chunk INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
+    vectors BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks(article);
 CREATE INDEX IF NOT EXISTS articles_by_date ON articles(published);
@@ -119,6 +127,7 @@ class Store:
             self._db.execute("PRAGMA synchronous = FULL")
             self._db.executescript(_SCHEMA)
         self._db.execute("PRAGMA foreign_keys = ON")
+        self._sentence_table = False
 
     def close(self) -> None:
         self._db.close()
@@ -252,11 +261,18 @@ class Store:
     # -- chunks ---------------------------------------------------------------------------
 
     def add_chunks(
-        self, article_rowid: int, article: Article, chunks: Sequence[Chunk], vectors: np.ndarray
+        self,
+        article_rowid: int,
+        article: Article,
+        chunks: Sequence[Chunk],
+        vectors: np.ndarray,
+        sentence_vectors: Sequence[np.ndarray | None] | None = None,
     ) -> list[int]:
-        """Store chunks with their (n, d) float32 vectors; returns their new ids."""
+        """Store chunks with their (n, d) float32 vectors, and each chunk's (sentences, d)
+        sentence vectors where given; returns their new ids."""
         ids = []
-        for chunk, vector in zip(chunks, vectors, strict=True):
+        per_sentence = sentence_vectors or [None] * len(chunks)
+        for chunk, vector, rows in zip(chunks, vectors, per_sentence, strict=True):
             cur = self._db.execute(
                 'INSERT INTO chunks(article, seq, start, "end", tokens, sentences, vector) '
                 "VALUES (?,?,?,?,?,?,?)",
@@ -271,6 +287,11 @@ class Store:
                 ),
             )
             chunk_id = int(cur.lastrowid or 0)
+            if rows is not None and len(rows) == len(chunk.sentences):
+                self._db.execute(
+                    "INSERT INTO sentence_vectors(chunk, vectors) VALUES (?, ?)",
+                    (chunk_id, int8.pack(rows)),
+                )
             body = keyword_body(article.title, article.text[chunk.start : chunk.end])
             self._db.execute("INSERT INTO chunks_fts(rowid, body) VALUES (?, ?)", (chunk_id, body))
             ids.append(chunk_id)
@@ -303,6 +324,7 @@ class Store:
         """Drop chunks whose article is gone (then `reindex_keywords`: their rows can't be
         deleted one by one without the article's text)."""
         self._db.execute("DELETE FROM chunks WHERE article NOT IN (SELECT rowid FROM articles)")
+        self._db.execute("DELETE FROM sentence_vectors WHERE chunk NOT IN (SELECT id FROM chunks)")
 
     def reindex_keywords(self) -> None:
         """Rebuild the keyword index from the chunks and articles."""
@@ -384,6 +406,32 @@ class Store:
                 story=story,
             )
         return out
+
+    def sentence_vectors(self, ids: Iterable[int], dimension: int) -> dict[int, np.ndarray]:
+        """chunk id -> (its sentences, dimension) float32 rows, for the chunks that have them."""
+        wanted = list(dict.fromkeys(int(i) for i in ids))
+        if not wanted or not self._has_sentence_vectors():
+            return {}
+        marks = ",".join("?" * len(wanted))
+        rows = self._db.execute(
+            f"SELECT chunk, vectors FROM sentence_vectors WHERE chunk IN ({marks})", wanted
+        )
+        out = {}
+        for cid, blob in rows:
+            try:
+                out[cid] = int8.unpack(blob, dimension)
+            except ValueError:
+                continue  # a damaged row: its sentences are embedded when asked instead
+        return out
+
+    def _has_sentence_vectors(self) -> bool:
+        # An index written before the table existed lacks it until a writer opens it.
+        if not self._sentence_table:
+            row = self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sentence_vectors'"
+            ).fetchone()
+            self._sentence_table = row is not None
+        return self._sentence_table
 
     def keyword(self, query: str, k: int, scope: Scope | None = None) -> list[tuple[int, float]]:
         """Top `k` (chunk id, BM25 score; higher is better) for any user text.

@@ -32,6 +32,22 @@ class HashingEmbedder(Embedder):
 
     def embed_batch(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         self.calls.append(len(texts))
+        return self._hash(texts)
+
+    def embed_with_sentences(
+        self,
+        texts: Sequence[str],
+        spans: Sequence[Sequence[tuple[int, int]]],
+        *,
+        progress: bool = False,
+    ) -> tuple[np.ndarray, list[np.ndarray | None]]:
+        """Sentence rows come with the texts' pass, as the real model's do: not counted."""
+        rows: list[np.ndarray | None] = [
+            self._hash([t[a:b] for a, b in s]) for t, s in zip(texts, spans, strict=True)
+        ]
+        return self.embed_batch(texts, progress=progress), rows
+
+    def _hash(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for row, text in enumerate(texts):
             for word in _WORD.findall(text.lower()):
