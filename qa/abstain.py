@@ -21,7 +21,7 @@ class AbstentionSettings:
     # answer. Measured with `qa eval xquad.en.json --unanswerable 0.2`: the highest value
     # keeping false abstention within 5% was 0.677, 0.678, 0.680 and 0.668 on seeds 0-3
     # (docs/quality.md); this sits just under all of them.
-    min_support: float = 0.66
+    min_support: float = 0.58
 
 
 @dataclass(frozen=True)

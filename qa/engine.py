@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 
+import numpy as np
+
 from index.embedder import Embedder, SentenceTransformerEmbedder
 from index.errors import IndexMismatch
 from index.reader import IndexReader, IndexStats
@@ -66,7 +68,7 @@ class Engine:
         self.retriever = Retriever(self.reader, self.embedder, retrieval)
         self.quote_settings = quotes or QuoteSettings()
         self.abstention = abstention or AbstentionSettings()
-        self._sentences = SentenceVectors(self.embedder, self.quote_settings.cache_size)
+        self._sentences = self._sentence_vectors()
 
     def _embedder_for(self, model: str) -> Embedder:
         if self.settings.model is not None:
@@ -80,12 +82,18 @@ class Engine:
             )
         return embedder
 
+    def _sentence_vectors(self) -> SentenceVectors:
+        def stored(ids: list[int]) -> dict[int, np.ndarray]:
+            return self.reader.store.sentence_vectors(ids, self.reader.manifest.dimension)
+
+        return SentenceVectors(self.embedder, self.quote_settings.cache_size, stored)
+
     def refresh(self) -> None:
         """Follow a newer committed index, reloading the model if a rebuild changed it."""
         if self.reader.refresh() and self.reader.manifest.model != self.embedder.name:
             self.embedder = self._embedder_for(self.reader.manifest.model)
             self.retriever = Retriever(self.reader, self.embedder, self.retriever.settings)
-            self._sentences = SentenceVectors(self.embedder, self.quote_settings.cache_size)
+            self._sentences = self._sentence_vectors()
 
     def ask(
         self,

@@ -11,26 +11,34 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from index.embedder import Embedder
 from index.textnorm import fold, terms
+from qa import answer_type
 from qa.answer import Hit, Question, Quote
 from qa.stopwords import STOPWORDS
 
 STEM = 5  # words are matched on their first letters: "invented" meets "invention"
 
 
+Candidate = tuple[Hit, int, int, int, str]  # (hit, its rank, start, end, sentence text)
+
+
 @dataclass(frozen=True)
 class QuoteSettings:
-    passages: int = 3  # top passages whose sentences compete
+    passages: int = 10  # top passages whose sentences compete
     max_quotes: int = 3
     lexical_weight: float = 0.8  # times the rarity-weighted share of question words held
     passage_weight: float = 0.1  # times 1/(1 + the passage's rank)
     keep_ratio: float = 0.8  # later quotes must score at least this share of the best
+    type_weight: float = 0.1  # for holding what the question asks for (qa.answer_type)
+    # A sentence next to a quoted one, in the same paragraph, joins its quote when it scores
+    # at least this share of it: two sentences that answer together are quoted together.
+    join_ratio: float = 0.85
     cache_size: int = 20_000  # sentence vectors kept between questions (0: none)
 
 
@@ -54,13 +62,39 @@ def content_terms(text: str) -> set[str]:
     return {t[:STEM] for t in terms(text) if t not in STOPWORDS}
 
 
-class SentenceVectors:
-    """Sentence vectors from the embedder, the most recently used kept for the next question."""
+StoredVectors = Callable[[list[int]], dict[int, np.ndarray]]  # chunk ids -> sentence rows
 
-    def __init__(self, embedder: Embedder, size: int = 20_000) -> None:
+
+class SentenceVectors:
+    """Sentence vectors: those the index stored at ingest (read in their passage), else
+    embedded now from the sentence alone, the most recently used kept for the next question."""
+
+    def __init__(
+        self, embedder: Embedder, size: int = 20_000, stored: StoredVectors | None = None
+    ) -> None:
         self.embedder = embedder
         self.size = size
+        self.stored = stored
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def of(self, candidates: Sequence[Candidate]) -> np.ndarray:
+        """(len(candidates), d) unit vectors, stored ones where the index has them."""
+        ids = list(dict.fromkeys(c[0].chunk.id for c in candidates))
+        by_chunk = self.stored(ids) if self.stored else {}
+        rows: list[np.ndarray | None] = []
+        for hit, _, start, end, _ in candidates:
+            chunk = hit.chunk
+            stored = by_chunk.get(chunk.id)
+            if stored is not None and len(stored) == len(chunk.sentences):
+                rows.append(stored[chunk.sentences.index((start, end))])
+            else:
+                rows.append(None)
+        missing = [i for i, r in enumerate(rows) if r is None]
+        if missing:
+            fresh = self([candidates[i][4] for i in missing])
+            for i, v in zip(missing, fresh, strict=True):
+                rows[i] = v
+        return np.stack(rows) if rows else _empty(self.embedder)  # type: ignore[arg-type]
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), d) unit vectors."""
@@ -92,8 +126,9 @@ def score_sentences(
     candidates = _candidates(hits[: s.passages])
     if not candidates:
         return []
-    cosines = vectors([text for *_, text in candidates]) @ query
+    cosines = vectors.of(candidates) @ query
     wanted = content_terms(question.text)
+    kind = answer_type.expected(question.text)
     held = [content_terms(text) for *_, text in candidates]
     # Inverse document frequency among the candidates: a word every sentence holds tells
     # nothing about which one answers; a word none holds (not in the index) counts most.
@@ -114,7 +149,9 @@ def score_sentences(
                 cosine=float(cos),
                 coverage=coverage,
                 support=support,
-                score=support + s.passage_weight / (1 + rank),
+                score=support
+                + s.passage_weight / (1 + rank)
+                + s.type_weight * answer_type.holds(kind, text, question.text),
             )
         )
     out.sort(key=lambda c: -c.score)
@@ -130,14 +167,39 @@ def pick_quotes(scored: Sequence[Sentence], settings: QuoteSettings | None = Non
     s = settings or QuoteSettings()
     if not scored:
         return []
-    chosen = [scored[0]]
+    at = {(c.hit.chunk.id, c.start): c for c in scored}
+    chosen = [_joined(scored[0], at, s.join_ratio)]
+    taken = {(c.hit.chunk.id, c.start) for run in chosen for c in run}
     pool = [c for c in scored[1:] if c.score >= s.keep_ratio * scored[0].score]
-    while pool and len(chosen) < s.max_quotes:
-        quoted = {_story(c.hit) for c in chosen}
+    while len(chosen) < s.max_quotes:
+        pool = [c for c in pool if (c.hit.chunk.id, c.start) not in taken]
+        if not pool:
+            break
+        quoted = {_story(run[0].hit) for run in chosen}
         pick = next((c for c in pool if _story(c.hit) not in quoted), pool[0])
-        chosen.append(pick)
-        pool.remove(pick)
-    return [quote_of(c) for c in chosen]
+        run = _joined(pick, {k: v for k, v in at.items() if k not in taken}, s.join_ratio)
+        chosen.append(run)
+        taken |= {(c.hit.chunk.id, c.start) for c in run}
+    return [quote_of(*run) for run in chosen]
+
+
+def _joined(c: Sentence, at: dict[tuple[int, int], Sentence], ratio: float) -> list[Sentence]:
+    """`c` with the sentence before and the one after it, where each scores `ratio` of it
+    and stands in the same paragraph (no line break between); in text order."""
+    chunk = c.hit.chunk
+    order = chunk.sentences
+    i = order.index((c.start, c.end))
+    run = [c]
+    for j in (i - 1, i + 1):
+        if not 0 <= j < len(order):
+            continue
+        other = at.get((chunk.id, order[j][0]))
+        lo, hi = min(c.start, order[j][0]), max(c.end, order[j][1])
+        if other is None or other.score < ratio * c.score:
+            continue
+        if "\n" not in chunk.sentence_text(lo, hi):
+            run.append(other)
+    return sorted(run, key=lambda x: x.start)
 
 
 def select_quotes(
@@ -168,7 +230,7 @@ def _story(hit: Hit) -> object:
     return chunk.story if chunk.story is not None else chunk.article_id
 
 
-def _candidates(hits: Sequence[Hit]) -> list[tuple[Hit, int, int, int, str]]:
+def _candidates(hits: Sequence[Hit]) -> list[Candidate]:
     """(hit, rank, start, end, text) of each sentence, each distinct sentence once."""
     out = []
     seen_spans: set[tuple[str, int]] = set()
@@ -186,19 +248,20 @@ def _candidates(hits: Sequence[Hit]) -> list[tuple[Hit, int, int, int, str]]:
     return out
 
 
-def quote_of(c: Sentence) -> Quote:
-    """The Quote of a scored sentence."""
-    chunk = c.hit.chunk
+def quote_of(*run: Sentence) -> Quote:
+    """The Quote of a scored sentence, or of adjacent ones of one chunk (in text order)."""
+    chunk = run[0].hit.chunk
+    start, end = run[0].start, run[-1].end
     return Quote(
-        text=c.text,
+        text=chunk.sentence_text(start, end),
         article_id=chunk.article_id,
         title=chunk.title,
         url=chunk.url,
         published=chunk.published,
         chunk_id=chunk.id,
-        start=c.start,
-        end=c.end,
-        score=round(c.score, 6),
+        start=start,
+        end=end,
+        score=round(max(c.score for c in run), 6),
     )
 
 

@@ -61,7 +61,7 @@ def test_ask_json_schema_and_offsets(demo_index: Path, capsys: pytest.CaptureFix
     assert answer["question"] == DEMO_QUESTION and not answer["abstained"]
     assert 1 <= len(answer["quotes"]) <= 3 and len(answer["passages"]) == 3
     first = answer["quotes"][0]
-    assert first["text"].startswith(DEMO_ANSWER_START)
+    assert DEMO_ANSWER_START in first["text"]
     assert first["text"].endswith("difficult to provide weapons to Ukraine.")
     assert (first["title"], first["published"]) == (
         "NATO asked to strengthen South Korea",
@@ -96,7 +96,7 @@ def test_stdin_batch_in_a_real_process(demo_index: Path) -> None:
     for answer in answers:
         check_schema(answer, texts)
     assert [a["question"] for a in answers] == [q for q in questions if q]
-    assert answers[0]["quotes"][0]["text"].startswith(DEMO_ANSWER_START)
+    assert DEMO_ANSWER_START in answers[0]["quotes"][0]["text"]
 
 
 def test_ingest_mixed_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -160,7 +160,7 @@ def test_rebuild_with_smaller_chunks_keeps_answers(
     assert manifest["chunk_tokens"] == 128 and manifest["chunks"] > 4
     assert main(["ask", DEMO_QUESTION, "--json", "--index", str(demo_copy)]) == 0
     answer = json.loads(capsys.readouterr().out)
-    assert any(q["text"].startswith(DEMO_ANSWER_START) for q in answer["quotes"])
+    assert any(DEMO_ANSWER_START in q["text"] for q in answer["quotes"])
     # Ingest keeps to the index's chunking unless told otherwise, and then refuses.
     assert main(["ingest", str(DEMO_DIR), "--index", str(demo_copy)]) == 0
     assert main(["ingest", str(DEMO_DIR), "--chunk-tokens", "96", "--index", str(demo_copy)]) == 2

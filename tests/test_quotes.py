@@ -75,11 +75,16 @@ def test_later_quotes_prefer_other_stories() -> None:
     )
     b = chunk(2, "b", "A grain deal for Istanbul was welcomed.", story=2)
     q = Question.parse("grain deal Istanbul")
-    quotes = select_quotes(q, e.embed_query(q.text), hits_of(a, b), e, QuoteSettings(keep_ratio=0))
+    apart = QuoteSettings(keep_ratio=0, join_ratio=2.0)  # adjacent sentences are not joined
+    quotes = select_quotes(q, e.embed_query(q.text), hits_of(a, b), e, apart)
     assert len(quotes) == 3
     assert quotes[1].article_id == "b", "the second slot goes to the other story"
     two = select_quotes(
-        q, e.embed_query(q.text), hits_of(a, b), e, QuoteSettings(keep_ratio=0, max_quotes=2)
+        q,
+        e.embed_query(q.text),
+        hits_of(a, b),
+        e,
+        QuoteSettings(keep_ratio=0, max_quotes=2, join_ratio=2.0),
     )
     assert {x.article_id for x in two} == {"a", "b"}
 
@@ -119,3 +124,47 @@ def test_no_sentences_means_abstain() -> None:
     assert not decide(scored, AbstentionSettings(min_support=0.0)).abstained
     assert decide(scored, AbstentionSettings(min_support=99.0)).abstained
     assert pick_quotes([]) == []
+
+
+def test_adjacent_sentences_that_answer_together_are_one_quote() -> None:
+    e = HashingEmbedder()
+    text = (
+        "Weather was mild. The grain deal was signed in Istanbul. "
+        "The Istanbul grain deal covers Odesa."
+        "\nThe grain deal was praised in Istanbul."
+    )
+    a = chunk(1, "a", text)
+    q = Question.parse("grain deal Istanbul")
+    quotes = select_quotes(q, e.embed_query(q.text), hits_of(a), e, QuoteSettings(keep_ratio=0))
+    first = quotes[0]
+    assert first.text == text[first.start : first.end], "joined quotes keep exact offsets"
+    assert "\n" not in first.text, "a quote never crosses a paragraph break"
+    assert first.text.count("grain deal") == 2, first.text
+    assert not first.text.startswith("Weather"), "a weak neighbour stays out"
+    alone = select_quotes(q, e.embed_query(q.text), hits_of(a), e, QuoteSettings(join_ratio=2.0))
+    assert alone[0].text.count(".") == 1, "with joining off, a quote is one sentence"
+
+
+def test_a_sentence_holding_what_the_question_asks_for_goes_first() -> None:
+    e = HashingEmbedder()
+    text = "Doctor Who has appeared on stage. Trevor Martin played Doctor Who on stage."
+    q = Question.parse("Who played Doctor Who on stage?")
+    plain = QuoteSettings(type_weight=0.0, join_ratio=2.0)
+    typed = QuoteSettings(type_weight=1.0, join_ratio=2.0)
+    hits = hits_of(chunk(1, "a", text))
+    assert select_quotes(q, e.embed_query(q.text), hits, e, typed)[0].text.startswith("Trevor")
+    baseline = select_quotes(q, e.embed_query(q.text), hits, e, plain)[0]
+    assert baseline.score < select_quotes(q, e.embed_query(q.text), hits, e, typed)[0].score
+
+
+def test_stored_sentence_vectors_are_used_without_embedding() -> None:
+    e = HashingEmbedder()
+    text = "Ports reopened. The grain deal was signed in Istanbul."
+    c = chunk(1, "a", text)
+    rows = e.embed_batch([c.sentence_text(s, t) for s, t in c.sentences])
+    vectors = SentenceVectors(e, size=0, stored=lambda ids: {1: rows} if 1 in ids else {})
+    q = Question.parse("Where was the grain deal signed?")
+    calls = e.embedded
+    scored = score_sentences(q, e.embed_query(q.text), hits_of(c), vectors)
+    assert e.embedded == calls + 1, "only the question was embedded"
+    assert scored[0].text == "The grain deal was signed in Istanbul."

@@ -1,0 +1,70 @@
+"""What kind of thing a question asks for, and whether a sentence holds one.
+
+"When did ..." wants a date, "How many ..." a number, "Who ..." and "Where ..." a name the
+question does not already say. A sentence that only restates the question ("Doctor Who has
+appeared on stage numerous times.") holds none, the one that answers it ("In the early
+1970s, Trevor Martin played the role ...") does. English questions only; any other gets no
+expectation, so nothing changes for them.
+"""
+
+from __future__ import annotations
+
+import re
+
+_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+_DATE = re.compile(rf"\b(1[0-9]{{3}}|20[0-9]{{2}})s?\b|\b({_MONTHS})\b|\bcentur", re.I)
+_NUMBERS = (
+    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
+    "fifty|hundred|thousand|million|billion|dozen|several|half"
+)
+_NUMBER = re.compile(rf"\d|\b({_NUMBERS})\b", re.I)
+_NAME = re.compile(r"\b[A-Z][\w'-]+")
+_WORD = re.compile(r"\w+")
+
+_KINDS = (
+    (
+        "date",
+        re.compile(
+            r"^when\b|\bwhen (did|was|were|is|are|does|do|will)\b|"
+            r"\b(what|which) (year|decade|century|date|month|day)\b",
+            re.I,
+        ),
+    ),
+    (
+        "number",
+        re.compile(
+            r"\bhow (many|much|long|old|far|large|big|tall|high)\b|"
+            r"\bwhat (percentage|percent|number|amount|proportion)\b",
+            re.I,
+        ),
+    ),
+    (
+        "name",
+        re.compile(
+            r"^(who|whom|whose|where)\b|\b(who|whom|whose|where) "
+            r"(is|was|were|are|did|does|do|has|have)\b",
+            re.I,
+        ),
+    ),
+)
+
+
+def expected(question: str) -> str | None:
+    """'date', 'number', 'name', or None when the question's words do not say."""
+    for kind, pattern in _KINDS:
+        if pattern.search(question):
+            return kind
+    return None
+
+
+def holds(kind: str | None, sentence: str, question: str) -> bool:
+    """Whether `sentence` holds a thing of that kind (a name: one the question lacks)."""
+    if kind == "date":
+        return bool(_DATE.search(sentence))
+    if kind == "number":
+        return bool(_NUMBER.search(sentence))
+    if kind == "name":
+        asked = {w.lower() for w in _WORD.findall(question)}
+        # Not the sentence's first word, which is capitalised whatever it is.
+        return any(m.group().lower() not in asked for m in _NAME.finditer(sentence, 1))
+    return False
