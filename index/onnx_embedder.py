@@ -197,23 +197,27 @@ class OnnxEmbedder(Embedder):
         self.dimension = meta.dimension
         self.max_tokens = meta.max_seq_length - 2  # as SentenceTransformerEmbedder counts
         self._meta = meta
+        options = ort.SessionOptions()
+        # Questions come one at a time, then FAISS and SQLite take over: threads that spin
+        # waiting for the next batch would only take the cores from them.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session: Any = ort.InferenceSession(
-            str(path / "model.onnx"), providers=["CPUExecutionProvider"]
+            str(path / "model.onnx"), options, providers=["CPUExecutionProvider"]
         )
         graph_inputs = {i.name for i in self._session.get_inputs()}
         if graph_inputs != set(meta.input_names):
             raise ValueError(f"the graph takes {sorted(graph_inputs)}, not {meta.input_names}")
-        tokenizer_json = (path / "tokenizer.json").read_text()
+        self._tokenizer_json = (path / "tokenizer.json").read_text()
         # Truncation as sentence-transformers asks of its tokenizer: longest_first to
         # max_seq_length, special tokens counted. Padding is done below, per batch.
-        self._tokenizer = Tokenizer.from_str(tokenizer_json)
+        self._tokenizer = Tokenizer.from_str(self._tokenizer_json)
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(
             meta.max_seq_length, strategy="longest_first", direction=meta.truncation_side
         )
-        self._bare = Tokenizer.from_str(tokenizer_json)  # to count word-pieces, untruncated
-        self._bare.no_truncation()
-        self._bare.no_padding()
+        # An untruncated copy counts word-pieces for chunking; questions never need it, and
+        # parsing a tokenizer costs ~45 ms of a cold start, so it is made on first use.
+        self._bare: Any = None
 
     def embed_batch(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         if not texts:
@@ -245,5 +249,12 @@ class OnnxEmbedder(Embedder):
     def token_spans(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
         if not texts:
             return []
+        if self._bare is None:
+            from tokenizers import Tokenizer
+
+            bare = Tokenizer.from_str(self._tokenizer_json)
+            bare.no_truncation()
+            bare.no_padding()
+            self._bare = bare
         encodings = self._bare.encode_batch(list(texts), add_special_tokens=False)
         return [list(e.offsets) for e in encodings]

@@ -75,7 +75,9 @@ def ensure_export(name: str) -> Path | None:
     try:
         meta = _export(folder, key, tmp)
         _install(tmp, target)
-    except OSError as e:  # disk full, permissions: worth trying again another time
+    except (OSError, ValueError, RuntimeError) as e:
+        # Disk full, permissions, a model that loads for embedding but not again here: no
+        # marker, so a later ingest tries again; the caller keeps sentence-transformers.
         log.warning("exporting %s to ONNX failed (%s); questions will load torch", name, e)
         return None
     finally:
