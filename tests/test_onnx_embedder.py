@@ -38,10 +38,9 @@ QUESTIONS = [
 
 
 def demo_texts() -> list[str]:
-    """Real article text: the demo's paragraphs, and the whole article (past 256 word-pieces)."""
+    """Real article text: the demo's lines, and the whole article (past 256 word-pieces)."""
     text = next(DEMO_DIR.glob("*.txt")).read_text()
-    paragraphs = [p for p in text.split("\n\n") if p.strip()]
-    return [*paragraphs[:12], text]
+    return [*(line for line in text.splitlines() if line.strip()), text]
 
 
 @pytest.fixture(scope="session")
