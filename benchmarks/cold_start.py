@@ -7,17 +7,23 @@ output (the answer) and to its exit:
 
   python -c pass                 the interpreter alone
   import torch                   the floor under anything that uses torch
-  import sentence_transformers   what the project's embedder imports
-  qa ask QUESTION                the real command, over the 100k index (flat, as auto picks)
+  import sentence_transformers   what the torch embedder imports
+  qa ask QUESTION                the real command over the 100k index (flat, as auto picks),
+                                 answering through the model's ONNX export (qa/engine.py's
+                                 load_embedder; the export made once before the rounds)
+  qa ask, torch fallback         the same command where the export is marked unsupported:
+                                 sentence-transformers, as every `qa ask` was before
   onnx prototype                 the same Engine and index with the float32 ONNX Runtime
-                                 embedder of benchmarks/onnx_embedder.py (no torch imported)
+                                 embedder of benchmarks/onnx_embedder.py (the earlier baseline)
 
-then one child that times the stages of `qa ask` inside the process.
+then one child that times the stages of the ONNX `qa ask` inside the process. The children's
+per-user cache (XDG_CACHE_HOME) is kept in the work folder, never the user's.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -25,16 +31,14 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.common import ROOT, default_work, footer, header, median, table
-from benchmarks.corpus import questions, real_chunks
-from benchmarks.synthetic import index_folder
+ROOT = Path(__file__).resolve().parent.parent
 
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"  # index.settings, not imported yet
 QUESTION = "What did the Panthers defense do in the 2015 season?"
 
 
-def spawn(args: list[str]) -> tuple[float, float]:
+def spawn(args: list[str], env: dict[str, str]) -> tuple[float, float]:
     """(seconds to the first line of stdout, seconds to exit) of `python args...`."""
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
@@ -46,6 +50,31 @@ def spawn(args: list[str]) -> tuple[float, float]:
     if proc.wait() != 0:
         raise RuntimeError(f"{' '.join(args)} failed")
     return first, time.perf_counter() - started
+
+
+def child_env(cache: Path) -> dict[str, str]:
+    return dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", XDG_CACHE_HOME=str(cache))
+
+
+def prepare_caches(work: Path) -> tuple[Path, Path]:
+    """(a cache with the default model exported, one where it is marked unsupported)."""
+    from index.onnx_embedder import FORMAT, ExportMeta, fingerprint, model_folder
+    from index.settings import DEFAULT_MODEL
+
+    onnx, torch = work / "cache-onnx", work / "cache-torch"
+    subprocess.run(
+        [sys.executable, "-c", "from index.onnx_export import ensure_export as e; "
+         f"assert e({DEFAULT_MODEL!r})"],
+        cwd=ROOT, env=child_env(onnx), check=True,
+    )  # fmt: skip
+    folder = model_folder(DEFAULT_MODEL)
+    assert folder is not None
+    key = fingerprint(folder)
+    marker = torch / "newsqa" / "onnx" / key
+    marker.mkdir(parents=True, exist_ok=True)
+    meta = ExportMeta(FORMAT, key, str(folder), supported=False, reason="the torch baseline")
+    (marker / "meta.json").write_text(meta.to_json())
+    return onnx, torch
 
 
 def onnx_child(index: Path, question: str, work: Path) -> None:
@@ -65,45 +94,52 @@ def onnx_child(index: Path, question: str, work: Path) -> None:
 
 
 def stages_child(index: Path, question: str) -> None:
-    """Time each stage of a `qa ask` inside one process; print them as JSON."""
-    t0 = time.perf_counter()
-    import sentence_transformers  # noqa: F401
+    """Time each stage of the ONNX `qa ask` inside one process; print them as JSON."""
+    marks = [("start", time.perf_counter())]
 
-    t1 = time.perf_counter()
-    from index.embedder import SentenceTransformerEmbedder
-    from index.reader import IndexReader
-    from index.settings import DEFAULT_MODEL, Settings
-    from qa.engine import Engine
+    def mark(stage: str) -> None:
+        marks.append((stage, time.perf_counter()))
 
-    embedder = SentenceTransformerEmbedder(DEFAULT_MODEL)
-    t2 = time.perf_counter()
-    IndexReader(index).close()
-    t3 = time.perf_counter()
-    engine = Engine(Settings.from_env({}, index_dir=index), lambda _m: embedder)
-    t4 = time.perf_counter()
+    from qa.cli import build_parser
+
+    build_parser()
+    mark("import qa.cli, build the parser (all subcommands)")
+    import numpy  # noqa: F401
+
+    mark("import numpy")
+    import faiss  # noqa: F401
+
+    mark("import faiss")
+    import onnxruntime  # noqa: F401
+    import tokenizers  # noqa: F401
+
+    mark("import onnxruntime, tokenizers")
+    from index.settings import Settings
+    from qa.engine import Engine, load_embedder
+    from qa.render import to_text
+
+    mark("import qa.engine, qa.render")
+    settings = Settings.from_env({}, index_dir=index)
+    embedder = load_embedder(settings)(DEFAULT_MODEL)
+    assert type(embedder).__name__ == "OnnxEmbedder", "no ONNX export in XDG_CACHE_HOME"
+    mark("load_embedder: fingerprint, session, tokenizer, canary check")
+    engine = Engine(settings, lambda _m: embedder)
+    mark("Engine: open the index (SQLite, FAISS file)")
+    answer = engine.ask(question)
+    mark("first ask")
+    to_text(answer)
+    mark("render")
     engine.ask(question)
-    t5 = time.perf_counter()
-    engine.ask(question)
-    t6 = time.perf_counter()
-    print(
-        json.dumps(
-            {
-                "import sentence_transformers (and torch)": t1 - t0,
-                "load the model": t2 - t1,
-                "open the index (SQLite + FAISS file)": t3 - t2,
-                "Engine (index again, page cache warm)": t4 - t3,
-                "first ask": t5 - t4,
-                "second ask": t6 - t5,
-            }
-        )
-    )
+    mark("second ask (same question)")
+    print(json.dumps({b[0]: b[1] - a[1] for a, b in itertools.pairwise(marks)}))
+    print("torch imported:", "torch" in sys.modules)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--chunks", type=int, default=100_000)
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--work", type=Path, default=default_work())
+    p.add_argument("--work", type=Path, help="default: $BENCH_WORK or a temporary folder")
     p.add_argument("--child", choices=("onnx", "stages"), help=argparse.SUPPRESS)
     p.add_argument("--index", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -111,6 +147,14 @@ def main() -> None:
         return onnx_child(args.index, QUESTION, args.work)
     if args.child == "stages":
         return stages_child(args.index, QUESTION)
+    from benchmarks.common import default_work
+
+    args.work = args.work or default_work()
+    # Imported here, not above: the stages child should not pay for them (numpy among them).
+    from benchmarks.common import footer, header, median, table
+    from benchmarks.corpus import questions, real_chunks
+    from benchmarks.synthetic import index_folder
+
     header(f"cold start to the first answer at {args.chunks} chunks")
     from index.vectors import choose_search
 
@@ -121,22 +165,28 @@ def main() -> None:
     from index.settings import DEFAULT_MODEL
 
     export(Path(resolve_model(DEFAULT_MODEL)), args.work / "minilm.onnx")
+    onnx_cache, torch_cache = prepare_caches(args.work)
     assert questions(1)  # the question is about a real XQuAD article
+    ask = ["-m", "qa", "ask", QUESTION, "--index", str(folder)]
     variants = {
-        "python -c pass": ["-c", "print(1)"],
-        "import torch": ["-c", "import torch; print(1)"],
-        "import sentence_transformers": ["-c", "import sentence_transformers; print(1)"],
-        "qa ask QUESTION": ["-m", "qa", "ask", QUESTION, "--index", str(folder)],
-        "onnx prototype (same Engine)": [
-            "-m", "benchmarks.cold_start", "--child", "onnx", "--index", str(folder),
-            "--work", str(args.work),
-        ],
+        "python -c pass": (["-c", "print(1)"], onnx_cache),
+        "import torch": (["-c", "import torch; print(1)"], onnx_cache),
+        "import sentence_transformers": (
+            ["-c", "import sentence_transformers; print(1)"], onnx_cache
+        ),
+        "qa ask QUESTION (ONNX export)": (ask, onnx_cache),
+        "qa ask QUESTION, torch fallback": (ask, torch_cache),
+        "onnx prototype (same Engine)": (
+            ["-m", "benchmarks.cold_start", "--child", "onnx", "--index", str(folder),
+             "--work", str(args.work)],
+            onnx_cache,
+        ),
     }  # fmt: skip
     times: dict[str, list[tuple[float, float]]] = {k: [] for k in variants}
-    spawn(variants["qa ask QUESTION"])  # the index files into the page cache, as after any use
+    spawn(ask, child_env(onnx_cache))  # the index files into the page cache, as after any use
     for r in range(args.repeats):
-        for name, argv in variants.items():
-            times[name].append(spawn(argv))
+        for name, (argv, cache) in variants.items():
+            times[name].append(spawn(argv, child_env(cache)))
         print(f"  round {r + 1}: " + ", ".join(f"{k} {v[-1][0]:.2f}" for k, v in times.items()))
     rows = [
         [name, median([t[0] for t in ts]), median([t[1] for t in ts]), min(t[0] for t in ts)]
@@ -159,14 +209,14 @@ def main() -> None:
             str(folder),
         ],
         cwd=ROOT,
-        env=dict(os.environ, HF_HUB_OFFLINE="1"),
+        env=child_env(onnx_cache),
         capture_output=True,
         text=True,
         check=True,
-    ).stdout.splitlines()[-1]
-    print("\nstages of `qa ask` inside one process (one run, seconds):\n")
-    print(table(["stage", "s"], [[k, v] for k, v in json.loads(out).items()]))
-    print(f"\nmedians of {args.repeats} interleaved rounds; index: {folder}")
+    ).stdout.splitlines()
+    print("\nstages of the ONNX `qa ask` inside one process (one run, seconds):\n")
+    print(table(["stage", "s"], [[k, v] for k, v in json.loads(out[-2]).items()]))
+    print(f"\n{out[-1]}; medians of {args.repeats} interleaved rounds; index: {folder}")
     footer()
 
 

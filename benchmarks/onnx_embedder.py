@@ -1,9 +1,9 @@
-"""A prototype of the proposed light query path: the same MiniLM in float32 ONNX Runtime.
+"""The prototype of the light query path: MiniLM alone in float32 ONNX Runtime.
 
-Not used by the project: the benchmarks measure it to show what a process that imports
-only onnxruntime and tokenizers (no torch, no sentence-transformers) would gain at cold start,
-and how far its vectors drift from sentence-transformers' (they should agree to ~1e-6).
-Mean pooling over the attention mask, then L2 normalisation: all-MiniLM-L6-v2's modules.
+The project's own is index/onnx_embedder.py (any exportable model, its whole module pipeline
+in the graph, checked exports in the per-user cache). This one stays as the earlier baseline of
+benchmarks/cold_start.py: the transformer exported by itself, mean pooling and L2
+normalisation written out in numpy for all-MiniLM-L6-v2.
 """
 
 from __future__ import annotations

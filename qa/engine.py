@@ -33,13 +33,32 @@ from qa.timeline import Timeline, oldest_first, one_per_story
 log = logging.getLogger(__name__)
 
 
-def load_embedder(settings: Settings) -> Callable[[str], Embedder]:
-    """A factory of the real embedder for a model name, with the settings' dtype and batch."""
+def load_embedder(settings: Settings, *, writing: bool = False) -> Callable[[str], Embedder]:
+    """A factory of the real embedder for a model name.
+
+    For answering (the default), the model's cached ONNX export where there is a sound one:
+    ONNX Runtime and tokenizers, ready in a fraction of a second, where importing torch and
+    sentence-transformers takes seconds. Otherwise, and always when `writing` (ingest,
+    rebuild: long batches, in bfloat16 where that is fast), sentence-transformers with the
+    settings' dtype and batch size; torch being loaded then, the model is exported for the
+    next question (once; see index/onnx_export.py).
+    """
 
     def make(model: str) -> Embedder:
-        return SentenceTransformerEmbedder(
+        if not writing:
+            from index.onnx_embedder import open_export
+
+            fast = open_export(model, batch_size=settings.batch_size)
+            if fast is not None:
+                return fast
+            log.info("%s: answering with sentence-transformers (torch)", model)
+        embedder = SentenceTransformerEmbedder(
             model, dtype=settings.dtype, batch_size=settings.batch_size
         )
+        from index.onnx_export import ensure_export
+
+        ensure_export(model)
+        return embedder
 
     return make
 

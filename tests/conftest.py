@@ -22,6 +22,15 @@ DEMO_QUESTION = "Why won't South Korea arm Ukraine?"
 DEMO_ANSWER_START = "Despite this, South Korean President Yoon Seok-yul"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A per-user cache of this session's own (XDG_CACHE_HOME): ONNX exports go there."""
+    folder = tmp_path_factory.mktemp("user-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(folder))
+        yield folder
+
+
 @pytest.fixture(scope="session")
 def real_embedder() -> Embedder:
     """The bundled all-MiniLM-L6-v2, loaded once per test session."""

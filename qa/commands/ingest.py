@@ -92,7 +92,7 @@ def ingest_sources(
         report = ingest(
             settings,
             items(known, fetcher),
-            load_embedder(settings),
+            load_embedder(settings, writing=True),
             progress=tty,
             on_failure=failed,
             on_wait=lambda m: print(m, file=sys.stderr),

@@ -26,7 +26,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     report = rebuild(
         settings,
-        load_embedder(settings),
+        load_embedder(settings, writing=True),
         progress=sys.stderr.isatty(),
         on_wait=lambda m: print(m, file=sys.stderr),
     )

@@ -1,0 +1,260 @@
+"""Answering without torch: a model's cached ONNX export, run by ONNX Runtime and `tokenizers`.
+
+Importing sentence-transformers (and torch under it) takes seconds, longer than the rest of a
+`qa ask` together; onnxruntime and tokenizers import in a fraction of one. So the query path
+runs an export of the model made once with torch by `index.onnx_export` (at ingest or rebuild,
+or by the first question that had to load torch), and this module never imports torch.
+
+An export is a folder in the per-user cache, named by `fingerprint(model folder)`:
+
+    model.onnx, model.onnx.data   the whole sentence-transformers pipeline (transformer, then
+                                  its Pooling and Normalize modules, whatever they are) traced
+                                  as one graph: token ids in, sentence embedding out; the
+                                  weights in the .data file, which ONNX Runtime maps faster
+    tokenizer.json                the fast tokenizer as sentence-transformers configured it
+    meta.json                     `ExportMeta`: how to tokenise and pad, file sizes, and the
+                                  vectors sentence-transformers gave for `CANARY`
+
+The folder is built under a temporary name and renamed into place whole, so a half-written
+export is never seen. A folder that fails any check (format, key, sizes, loading, or the
+canary vectors) is removed with a warning and the caller falls back to sentence-transformers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.embedder import Embedder, normalise, resolve_model
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1  # of the export folder; a change makes every old export stale
+MIN_COSINE = 0.9999  # ONNX float32 and torch float32 agree to ~1e-6; less means a broken export
+# Embedded as one padded batch on every load: a corrupt or mismatched export shows here.
+CANARY = ("Flooding closed the coastal road.", "What did the central bank decide on interest?")
+FILES = ("model.onnx", "model.onnx.data", "tokenizer.json")
+
+
+@dataclass(frozen=True)
+class ExportMeta:
+    """meta.json of an export folder: what the runtime needs besides the graph and tokenizer."""
+
+    format: int
+    key: str  # fingerprint of the model folder it was made from
+    folder: str  # that folder, to find stale exports of it
+    supported: bool  # False: a marker that the model cannot go this way (see `reason`)
+    reason: str = ""
+    dimension: int = 0
+    max_seq_length: int = 0  # word-pieces per text, special tokens included
+    input_names: tuple[str, ...] = ()  # of the graph: input_ids, attention_mask, ...
+    pad_id: int = 0
+    pad_type_id: int = 0
+    padding_side: str = "right"
+    truncation_side: str = "right"
+    sizes: tuple[tuple[str, int], ...] = ()  # (file, bytes) of FILES
+    canary: tuple[tuple[float, ...], ...] = ()  # sentence-transformers' vectors for CANARY
+    versions: tuple[tuple[str, str], ...] = ()  # of the libraries that made it, for the record
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> ExportMeta:
+        raw = json.loads(text)
+        for name in ("input_names", "sizes", "canary", "versions"):
+            raw[name] = tuple(tuple(x) if isinstance(x, list) else x for x in raw.get(name, ()))
+        return cls(**raw)
+
+
+def cache_root() -> Path:
+    """Where exports live: the per-user cache (XDG_CACHE_HOME on Linux), not the index.
+
+    Keyed by model, not by index: every index of one model shares one export, and an index
+    folder stays the plain files its manifest describes.
+    """
+    from platformdirs import user_cache_path
+
+    return user_cache_path("newsqa") / "onnx"
+
+
+def model_folder(name: str) -> Path | None:
+    """The folder of a sentence-transformers model name or path, without loading it."""
+    resolved = Path(resolve_model(name))
+    if resolved.is_dir():
+        return resolved.resolve()
+    try:  # a name already in the local Hugging Face cache, as SentenceTransformer finds it
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(name, local_files_only=True)).resolve()
+    except (OSError, ValueError) as e:  # not cached, or not a repository name
+        log.debug("no local folder for %s: %s", name, e)
+        return None
+
+
+def fingerprint(folder: Path) -> str:
+    """A key for the model in `folder`: its path, and every file's relative path, size, mtime.
+
+    A stat per file costs nothing at start, where hashing the weights would cost a second per
+    gigabyte; copying, downloading or saving a model changes a file's mtime. The canary check
+    on load catches what a fingerprint could miss.
+    """
+    entries = []
+    for base, dirs, files in os.walk(folder, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for f in sorted(files):
+            st = (Path(base) / f).stat()  # through symlinks: the Hugging Face cache's blobs
+            entries.append((str(Path(base, f).relative_to(folder)), st.st_size, st.st_mtime_ns))
+    text = json.dumps([FORMAT, str(folder), entries])
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def read_meta(path: Path, key: str) -> ExportMeta | None:
+    """The meta.json of an export folder if it is one of this format for `key`, else None."""
+    try:
+        meta = ExportMeta.from_json((path / "meta.json").read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError) as e:
+        discard(path, f"its meta.json is unreadable ({e})")
+        return None
+    if meta.format != FORMAT or meta.key != key:
+        discard(path, "it was made for another model or format")
+        return None
+    return meta
+
+
+def discard(path: Path, why: str) -> None:
+    """Remove a broken export folder, so the next ingest or question makes a fresh one."""
+    log.warning("ignoring the ONNX export in %s: %s; it is removed", path, why)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def open_export(name: str, *, batch_size: int = 16) -> OnnxEmbedder | None:
+    """The ONNX embedder of the model `name` if a sound export of it is cached, else None.
+
+    Each reason for None is logged: at INFO for "none yet" or "not supported", as a warning
+    (and the folder removed) for a broken one.
+    """
+    folder = model_folder(name)
+    if folder is None:
+        log.info("%s: no local model folder, so no ONNX export", name)
+        return None
+    key = fingerprint(folder)
+    path = cache_root() / key
+    meta = read_meta(path, key)
+    if meta is None:
+        log.info("%s: no ONNX export yet (%s)", name, path)
+        return None
+    if not meta.supported:
+        log.info("%s: not exported to ONNX: %s", name, meta.reason)
+        return None
+    for file, size in meta.sizes:
+        actual = (path / file).stat().st_size if (path / file).exists() else -1
+        if actual != size:
+            discard(path, f"{file} has {actual} bytes, not {size}")
+            return None
+    try:
+        embedder = OnnxEmbedder(name, path, meta, batch_size=batch_size)
+    except Exception as e:  # onnxruntime's load errors share no type; any of them means broken
+        discard(path, f"it does not load ({type(e).__name__}: {e})")
+        return None
+    cosine = agreement(embedder.embed_batch(CANARY), np.asarray(meta.canary, dtype=np.float32))
+    if cosine < MIN_COSINE:
+        discard(path, f"its vectors disagree with sentence-transformers (cosine {cosine:.6f})")
+        return None
+    log.info("%s: embedding with ONNX Runtime from %s", name, path)
+    return embedder
+
+
+def agreement(a: np.ndarray, b: np.ndarray) -> float:
+    """The lowest cosine between matching rows of two (n, dim) arrays; -1 if shapes differ."""
+    if a.shape != b.shape or not len(a):
+        return -1.0
+    return float((normalise(a) * normalise(b)).sum(axis=1).min())
+
+
+class OnnxEmbedder(Embedder):
+    """A sentence-transformers model's export, in float32 on the CPU; no torch imported."""
+
+    dtype = "float32"
+
+    def __init__(self, name: str, path: Path, meta: ExportMeta, *, batch_size: int = 16) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.name = name
+        self.batch_size = batch_size
+        self.dimension = meta.dimension
+        self.max_tokens = meta.max_seq_length - 2  # as SentenceTransformerEmbedder counts
+        self._meta = meta
+        options = ort.SessionOptions()
+        # Questions come one at a time, then FAISS and SQLite take over: threads that spin
+        # waiting for the next batch would only take the cores from them.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._session: Any = ort.InferenceSession(
+            str(path / "model.onnx"), options, providers=["CPUExecutionProvider"]
+        )
+        graph_inputs = {i.name for i in self._session.get_inputs()}
+        if graph_inputs != set(meta.input_names):
+            raise ValueError(f"the graph takes {sorted(graph_inputs)}, not {meta.input_names}")
+        self._tokenizer_json = (path / "tokenizer.json").read_text()
+        # Truncation as sentence-transformers asks of its tokenizer: longest_first to
+        # max_seq_length, special tokens counted. Padding is done below, per batch.
+        self._tokenizer = Tokenizer.from_str(self._tokenizer_json)
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(
+            meta.max_seq_length, strategy="longest_first", direction=meta.truncation_side
+        )
+        # An untruncated copy counts word-pieces for chunking; questions never need it, and
+        # parsing a tokenizer costs ~45 ms of a cold start, so it is made on first use.
+        self._bare: Any = None
+
+    def embed_batch(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        encodings = self._tokenizer.encode_batch(list(texts))
+        # Longest first, as sentence-transformers batches, so each batch pads little.
+        order = sorted(range(len(texts)), key=lambda i: -len(encodings[i].ids))
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            out[rows] = self._run([encodings[i] for i in rows])
+        return normalise(out)
+
+    def _run(self, encodings: list[Any]) -> np.ndarray:
+        """(len(encodings), dimension) from one padded batch through the graph."""
+        width = max(len(e.ids) for e in encodings)
+        m = self._meta
+        ids = np.full((len(encodings), width), m.pad_id, dtype=np.int64)
+        types = np.full((len(encodings), width), m.pad_type_id, dtype=np.int64)
+        mask = np.zeros((len(encodings), width), dtype=np.int64)
+        for row, e in enumerate(encodings):
+            n = len(e.ids)
+            cols = slice(width - n, width) if m.padding_side == "left" else slice(0, n)
+            ids[row, cols], types[row, cols], mask[row, cols] = e.ids, e.type_ids, 1
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        (vectors,) = self._session.run(None, {n: feed[n] for n in m.input_names})
+        return np.asarray(vectors, dtype=np.float32)
+
+    def token_spans(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+        if not texts:
+            return []
+        if self._bare is None:
+            from tokenizers import Tokenizer
+
+            bare = Tokenizer.from_str(self._tokenizer_json)
+            bare.no_truncation()
+            bare.no_padding()
+            self._bare = bare
+        encodings = self._bare.encode_batch(list(texts), add_special_tokens=False)
+        return [list(e.offsets) for e in encodings]

@@ -1,0 +1,63 @@
+"""`qa ask` in a fresh process answers through the ONNX export without importing torch."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DEMO_ANSWER_START, DEMO_QUESTION, ROOT
+
+pytestmark = pytest.mark.slow
+
+# `qa ask` as the console script runs it, then what the process had imported.
+CHILD = """
+import sys
+from qa.cli import main
+status = main(sys.argv[1:])
+heavy = sorted({m.split(".")[0] for m in sys.modules} & {"torch", "sentence_transformers",
+                                                         "transformers"})
+print("status", status, "heavy", ",".join(heavy) or "none")
+"""
+
+
+def ask(index: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", CHILD, "ask", DEMO_QUESTION, "--index", str(index), *flags],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        cwd=ROOT,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_qa_ask_without_torch(demo_index: Path) -> None:
+    from index.onnx_export import ensure_export
+    from index.settings import DEFAULT_MODEL
+
+    assert ensure_export(DEFAULT_MODEL) is not None  # as the ingest of the index would have
+    proc = ask(demo_index, "-v")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.rstrip().endswith("status 0 heavy none"), proc.stdout
+    first = proc.stdout.split("\n1. ", 1)[1].split("\n2. ", 1)[0]
+    assert DEMO_ANSWER_START in " ".join(first.split())
+    assert "embedding with ONNX Runtime" in proc.stderr
+
+
+def test_qa_ask_falls_back_and_exports(
+    demo_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no export yet, the first question loads torch, answers, and leaves an export."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    proc = ask(demo_index, "-v")
+    assert proc.returncode == 0, proc.stderr
+    assert "heavy sentence_transformers,torch,transformers" in proc.stdout
+    assert DEMO_ANSWER_START in " ".join(proc.stdout.split())
+    assert "no ONNX export yet" in proc.stderr and "exported" in proc.stderr
+    again = ask(demo_index)
+    assert again.stdout.rstrip().endswith("status 0 heavy none"), again.stdout
