@@ -199,13 +199,16 @@ def run_eval(
     index_dir: Path | None = None,
     progress: bool = False,
     on_question: Callable[[], None] | None = None,
+    make_writer: Callable[[str], Embedder] | None = None,
 ) -> EvalReport:
     """Index the kept articles (into `index_dir`, or a throwaway folder) and ask everything.
 
     With `index_dir`, articles already there unchanged are not embedded again; the folder
     may hold other articles too (distractors), but not one that is to be left out.
+    `make_writer` is the embedder ingest uses, as `qa ingest` does (default: the same one).
     """
     options = options or EvalOptions()
+    writer = make_writer or make_embedder
     left_out = leave_out(evalset, options.unanswerable, options.seed)
     if index_dir is not None:
         return _run(
@@ -216,6 +219,7 @@ def run_eval(
             left_out,
             progress,
             on_question,
+            writer,
         )
     with tempfile.TemporaryDirectory(prefix="qa-eval-") as tmp:
         return _run(
@@ -226,6 +230,7 @@ def run_eval(
             left_out,
             progress,
             on_question,
+            writer,
         )
 
 
@@ -237,20 +242,21 @@ def _run(
     left_out: frozenset[str],
     progress: bool,
     on_question: Callable[[], None] | None,
+    make_writer: Callable[[str], Embedder],
 ) -> EvalReport:
     from index.build import ingest
     from qa.engine import Engine
     from qa.quotes import QuoteSettings
 
     kept = [a for a in evalset.articles if a.id not in left_out]
-    cache: dict[str, Embedder] = {}
+    cache: dict[tuple[str, bool], Embedder] = {}
 
-    def shared(model: str) -> Embedder:  # one model load for ingest and answers
-        if model not in cache:
-            cache[model] = make_embedder(model)
-        return cache[model]
+    def shared(model: str, writing: bool = False) -> Embedder:  # one load of each
+        if (model, writing) not in cache:
+            cache[model, writing] = (make_writer if writing else make_embedder)(model)
+        return cache[model, writing]
 
-    report = ingest(settings, kept, shared, progress=progress)
+    report = ingest(settings, kept, lambda m: shared(m, True), progress=progress)
     quotes = QuoteSettings() if options.cache else QuoteSettings(cache_size=0)
     engine = Engine(settings, shared, quotes=quotes)
     try:
@@ -275,7 +281,8 @@ def _run(
             outcomes.append(judge(q, kind, answer, texts, seconds, decision.support))
             if on_question:
                 on_question()
-        setup = _setup(engine, report.seconds, report.chunks)
+        writer = cache.get((engine.reader.manifest.model, True))
+        setup = _setup(engine, report.seconds, report.chunks, writer)
     finally:
         engine.close()
     return EvalReport(
@@ -320,11 +327,15 @@ def _add_foreign_texts(engine: Any, answer: Answer, texts: dict[str, str]) -> No
         texts.update((a.id, a.text) for a in engine.reader.store.articles() if a.id not in texts)
 
 
-def _setup(engine: Any, build_seconds: float, embedded: int) -> dict[str, Any]:
+def _setup(
+    engine: Any, build_seconds: float, embedded: int, writer: Embedder | None
+) -> dict[str, Any]:
     m = engine.reader.manifest
     return {
         "model": m.model,
-        "dtype": getattr(engine.embedder, "dtype", None),
+        "dtype": getattr(engine.embedder, "dtype", None),  # of the questions' embedder
+        "answer_embedder": type(engine.embedder).__name__,
+        "ingest_dtype": getattr(writer, "dtype", None),
         "chunk_tokens": m.chunk_tokens,
         "chunk_overlap": m.chunk_overlap,
         "index_articles": m.articles,

@@ -28,8 +28,9 @@ def to_table(report: EvalReport) -> str:
         f"index: {s['index_articles']} articles, {s['index_chunks']} chunks "
         f"({s['chunk_tokens']} tokens, overlap {s['chunk_overlap']}), built in "
         f"{s['build_seconds']} s",
-        f"model: {s['model']} ({s['dtype'] or 'dtype unknown'}); sentence cache "
-        f"{'on' if report.options.cache else 'off'}",
+        f"model: {s['model']}; ingest in {s.get('ingest_dtype') or 'dtype unknown'}, "
+        f"questions by {s.get('answer_embedder', '?')} in {s['dtype'] or 'dtype unknown'}; "
+        f"sentence cache {'on' if report.options.cache else 'off'}",
         "",
     ]
     rows: list[tuple[str, str, str]] = [

@@ -63,6 +63,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             index_dir=args.index,
             progress=tty,
             on_question=bar.update,
+            make_writer=load_embedder(settings, writing=True),
         )
     finally:
         bar.close()
