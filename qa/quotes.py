@@ -30,7 +30,7 @@ Candidate = tuple[Hit, int, int, int, str]  # (hit, its rank, start, end, senten
 
 @dataclass(frozen=True)
 class QuoteSettings:
-    passages: int = 10  # top passages whose sentences compete
+    passages: int = 15  # top passages whose sentences compete (and are ordered by them)
     max_quotes: int = 3
     lexical_weight: float = 0.8  # times the rarity-weighted share of question words held
     passage_weight: float = 0.1  # times 1/(1 + the passage's rank)
