@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -116,10 +116,14 @@ class RealChunks:
     bodies: list[str]  # the chunk's text (what the store keeps; the title is prefixed to embed)
     sentences: list[list[tuple[int, int]]]  # sentence spans relative to the body
     vectors: np.ndarray  # (n, d) float32 unit rows
+    # Per chunk, (its sentences, d) rows read in context, as ingest stores them; may be empty.
+    sentence_vectors: list[np.ndarray] = field(default_factory=list)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         np.save(path.with_suffix(".npy"), self.vectors)
+        if self.sentence_vectors:
+            np.save(path.with_suffix(".sentences.npy"), np.concatenate(self.sentence_vectors))
         data = {"titles": self.titles, "bodies": self.bodies, "sentences": self.sentences}
         path.with_suffix(".json").write_text(json.dumps(data, ensure_ascii=False), "utf-8")
 
@@ -128,12 +132,17 @@ class RealChunks:
         data = json.loads(path.with_suffix(".json").read_text("utf-8"))
         sentences = [[(s, e) for s, e in spans] for spans in data["sentences"]]
         vectors = np.load(path.with_suffix(".npy"))
-        return cls(data["titles"], data["bodies"], sentences, vectors)
+        rows: list[np.ndarray] = []
+        if path.with_suffix(".sentences.npy").exists():
+            flat = np.load(path.with_suffix(".sentences.npy"))
+            ends = np.cumsum([len(spans) for spans in sentences])
+            rows = np.split(flat, ends[:-1])
+        return cls(data["titles"], data["bodies"], sentences, vectors, rows)
 
 
 def real_chunks(work: Path, min_chunks: int, embedder: Embedder | None = None) -> RealChunks:
     """The corpus's chunks with their float32 vectors, from the cache in `work` or embedded."""
-    path = work / f"real-chunks-{min_chunks}"
+    path = work / f"real-chunks-v2-{min_chunks}"  # v2: with sentence vectors
     if path.with_suffix(".npy").exists():
         return RealChunks.load(path)
     if embedder is None:
@@ -144,7 +153,21 @@ def real_chunks(work: Path, min_chunks: int, embedder: Embedder | None = None) -
     print(f"embedding {min_chunks}+ real chunks once (cached in {path}) ...", flush=True)
     chunks = chunks_of(list(corpus(min_chunks, embedder)), embedder)
     texts = [f"{t}\n{b}" for t, b in zip(chunks.titles, chunks.bodies, strict=True)]
-    chunks = RealChunks(chunks.titles, chunks.bodies, chunks.sentences, embedder.embed_batch(texts))
+    spans = [
+        [(s + len(t) + 1, e + len(t) + 1) for s, e in sp]
+        for t, sp in zip(chunks.titles, chunks.sentences, strict=True)
+    ]
+    vectors, rows = embedder.embed_with_sentences(texts, spans)
+    chunks = RealChunks(
+        chunks.titles,
+        chunks.bodies,
+        chunks.sentences,
+        vectors,
+        [
+            r if r is not None else embedder.embed_batch([b[x:y] for x, y in sp])
+            for r, b, sp in zip(rows, chunks.bodies, chunks.sentences, strict=True)
+        ],
+    )
     chunks.save(path)
     return chunks
 

@@ -66,13 +66,13 @@ def now_ms() -> float:
 
 def measure(size: int, folders: dict[str, Path], qs: list[str]) -> dict:
     """Per kind: end-to-end and per-stage milliseconds, recall@10/@50 of HNSW, memory."""
-    from index.embedder import SentenceTransformerEmbedder
     from index.settings import DEFAULT_MODEL, Settings
     from qa.answer import Question
-    from qa.engine import Engine
+    from qa.engine import Engine, load_embedder
     from qa.quotes import select_quotes
 
-    embedder = SentenceTransformerEmbedder(DEFAULT_MODEL)
+    # What `qa ask` embeds questions with: the ONNX export where there is one.
+    embedder = load_embedder(Settings.from_env({}))(DEFAULT_MODEL)
     engines = {
         k: Engine(Settings.from_env({}, index_dir=f), lambda _m: embedder)
         for k, f in folders.items()
@@ -110,7 +110,7 @@ def measure(size: int, folders: dict[str, Path], qs: list[str]) -> dict:
             hits = e.retriever.search(question, vec)
             st["retrieve"].append(now_ms() - t)
             t = now_ms()
-            select_quotes(question, vec, hits, embedder, e.quote_settings)
+            select_quotes(question, vec, hits, e._sentences, e.quote_settings)
             st["quotes"].append(now_ms() - t)
         if "flat" in tops and "hnsw" in tops:
             exact = [[c for c, _ in tops["flat"][:n]] for n in (10, 50)]

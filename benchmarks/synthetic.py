@@ -4,7 +4,8 @@ Embedding a million chunks takes days on two cores, so big indexes hold syntheti
 Random vectors would say nothing about approximate search (real embeddings are anisotropic
 and clustered), so each synthetic vector is a real chunk's MiniLM vector moved by noise
 with the covariance of the real vectors, to a cosine of 0.6-0.95 from it, and the chunk
-stores that real chunk's text: keyword search, quotes and citations work on real prose.
+stores that real chunk's text and its real sentence vectors: keyword search, quotes and
+citations work on real prose, as they do in an index `qa ingest` wrote.
 """
 
 from __future__ import annotations
@@ -77,7 +78,12 @@ def build_store(folder: Path, real: RealChunks, n: int, seed: int = 0) -> None:
                     chunks.append(Chunk(seq, offset, offset + len(body), spans, len(body) // 5))
                     offset += len(body) + 1
                 rowid = store.put_article(article, now)
-                store.add_chunks(rowid, article, chunks, vecs[list(picks)])
+                rows = (
+                    [real.sentence_vectors[which[i]] for i in picks]
+                    if real.sentence_vectors
+                    else None
+                )
+                store.add_chunks(rowid, article, chunks, vecs[list(picks)], rows)
         print(f"  stored {min(start + 40_000, n)} chunks ({time.perf_counter() - started:.0f} s)")
     articles, chunks_total = store.counts()
     manifest = Manifest(
@@ -99,10 +105,10 @@ def build_store(folder: Path, real: RealChunks, n: int, seed: int = 0) -> None:
 
 def index_folder(work: Path, real: RealChunks, n: int, kind: str, seed: int = 0) -> Path:
     """work/index-N-KIND: a complete index with `kind` search, built once and kept."""
-    folder = work / f"index-{n}-{kind}"
+    folder = work / f"index-v2-{n}-{kind}"  # v2: sentence vectors stored
     if (folder / "manifest.json").exists():
         return folder
-    base = work / f"store-{n}"
+    base = work / f"store-v2-{n}"
     if not (base / "manifest.json").exists():
         print(f"building a store of {n} chunks in {base} ...", flush=True)
         shutil.rmtree(base, ignore_errors=True)

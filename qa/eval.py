@@ -80,6 +80,9 @@ class Metrics:
     refused: Share  # questions answered with an error message instead (counted as abstained)
     latency_median_ms: float
     latency_p95_ms: float
+    # Median characters of the first quote, over questions quoted: a longer quote holds an
+    # answer more often, so quote@1 is read beside it.
+    quote_chars_median: float | None
     # The highest min_support that keeps false abstention within FALSE_ABSTENTION_BUDGET on
     # this run, and what it would abstain on: how the default threshold was chosen.
     suggested_min_support: float | None
@@ -150,6 +153,7 @@ def summarize(outcomes: Sequence[Outcome]) -> Metrics:
     )
     mrr = sum(1.0 / o.rank for o in answerable if o.rank is not None) / n if n else None
     times = sorted(o.seconds * 1000 for o in outcomes)
+    lengths = [len(o.quoted) for o in answerable if o.quoted is not None]
 
     def abstained(kind: str) -> Share:
         group = [o for o in outcomes if o.kind == kind]
@@ -174,6 +178,7 @@ def summarize(outcomes: Sequence[Outcome]) -> Metrics:
         refused=Share(sum(o.error is not None for o in outcomes), len(outcomes)),
         latency_median_ms=statistics.median(times) if times else 0.0,
         latency_p95_ms=_percentile(times, 0.95),
+        quote_chars_median=statistics.median(lengths) if lengths else None,
         suggested_min_support=threshold,
         suggested_left_out=below(LEFT_OUT),
         suggested_impossible=below(IMPOSSIBLE),

@@ -41,6 +41,11 @@ def to_table(report: EvalReport) -> str:
             str(m.hit_at[0][1].total),
         ),
         ("quote@1", _fmt(m.quote_at_1), str(m.quote_at_1.total)),
+        (
+            "first quote, median length",
+            "-" if m.quote_chars_median is None else f"{m.quote_chars_median:.0f} ch",
+            str(m.quote_at_1.total - m.false_abstention.hits),
+        ),
         ("quote exactness", _fmt(m.exactness, percent=True), f"{m.exactness.total} quotes"),
         (
             "abstained: left-out articles",
@@ -145,6 +150,7 @@ def to_json(report: EvalReport, n_failures: int = 0) -> str:
             f"mrr@{max(CUTOFFS)}": m.mrr,
             "quote@1": m.quote_at_1.value,
             "quote_exactness": m.exactness.value,
+            "quote_chars_median": m.quote_chars_median,
             "abstained_left_out": m.abstained_left_out.value,
             "abstained_impossible": m.abstained_impossible.value,
             "false_abstention": m.false_abstention.value,

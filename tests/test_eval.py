@@ -301,7 +301,7 @@ def test_cli_eval_json(
     import qa.engine
     from qa.cli import main
 
-    monkeypatch.setattr(qa.engine, "load_embedder", lambda _settings: real_factory)
+    monkeypatch.setattr(qa.engine, "load_embedder", lambda _settings, **_kw: real_factory)
     path = squad(tmp_path, TINY)
     assert main(["eval", str(path), "--json", "--failures", "2"]) == 0
     data = json.loads(capsys.readouterr().out)

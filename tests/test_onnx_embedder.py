@@ -291,7 +291,7 @@ def test_engine_answers_through_onnx(
     try:
         assert isinstance(engine.embedder, OnnxEmbedder)
         answer, want = engine.ask(DEMO_QUESTION), reference.ask(DEMO_QUESTION)
-        assert " ".join(answer.quotes[0].text.split()).startswith(DEMO_ANSWER_START)
+        assert DEMO_ANSWER_START in " ".join(answer.quotes[0].text.split())
         assert [q.text for q in answer.quotes] == [q.text for q in want.quotes]
         assert [p.chunk_id for p in answer.passages] == [p.chunk_id for p in want.passages]
     finally:
