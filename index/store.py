@@ -18,8 +18,9 @@ import numpy as np
 
 from index import int8
 from index.errors import IndexCorrupt
+from index.keyword_query import POSTINGS_BUDGET, match_expression, query_terms, split
 from index.records import Article, Chunk, Scope, StoredChunk
-from index.textnorm import fold, terms
+from index.textnorm import fold
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -122,6 +123,10 @@ class Store:
         self._db.execute("PRAGMA busy_timeout = 30000")
         if readonly:
             self._db.execute("PRAGMA query_only = 1")
+            # BM25 reads each scored row's length from chunks_fts_docsize, all over the file:
+            # a page cache that holds it (10 MB at 1M chunks; SQLite's default cache is 2 MB)
+            # makes BM25 about 30% faster. Negative: KiB, so 32 MB.
+            self._db.execute("PRAGMA cache_size = -32768")
         else:
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = FULL")
@@ -433,16 +438,23 @@ class Store:
             self._sentence_table = row is not None
         return self._sentence_table
 
-    def keyword(self, query: str, k: int, scope: Scope | None = None) -> list[tuple[int, float]]:
+    def keyword(
+        self, query: str, k: int, scope: Scope | None = None, budget: int = POSTINGS_BUDGET
+    ) -> list[tuple[int, float]]:
         """Top `k` (chunk id, BM25 score; higher is better) for any user text.
 
-        Every query word is quoted, so FTS operators (AND, NEAR, *, column:) in the text
-        are searched as words, never parsed. A `scope` limits the articles searched.
+        The query is the text's content words, each quoted, so FTS operators (AND, NEAR, *,
+        column:) in the text are searched as words, never parsed; the chunks scored are
+        those holding its rarest words, up to `budget` of them (index.keyword_query). A
+        `scope` limits the articles searched.
         """
-        words = list(dict.fromkeys(terms(query)))
-        if not words or k <= 0:
+        words = query_terms(query) if k > 0 else []
+        rare, common = words, list[str]()
+        if len(words) > 1:  # one word is searched whatever its count: nothing to choose
+            rare, common = split(words, lambda w: self._frequency(w, budget + 1), budget)
+        if not rare:
             return []
-        match = " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
+        match = match_expression(rare, common)
         if scope is None or scope.everything:
             rows = self._db.execute(
                 "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? "
@@ -458,6 +470,15 @@ class Store:
                 (match, *args, k),
             )
         return [(int(r), -float(s)) for r, s in rows]
+
+    def _frequency(self, word: str, cap: int) -> int:
+        """How many chunks hold `word`, counted up to `cap`: a walk of its posting list
+        without scoring, tens of times cheaper a row than BM25, and bounded by the cap."""
+        (n,) = self._db.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)",
+            (match_expression([word]), cap),
+        ).fetchone()
+        return int(n)
 
     def chunk_ids_in(self, scope: Scope) -> np.ndarray:
         """(n,) int64 ids of the chunks of the articles in `scope`."""

@@ -50,6 +50,14 @@ def test_keyword_search_never_raises(reader: IndexReader, text: str) -> None:
     assert all(isinstance(cid, int) and isinstance(score, float) for cid, score in hits)
 
 
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=user_text)
+def test_keyword_search_under_a_tight_budget_never_raises(reader: IndexReader, text: str) -> None:
+    """Choosing the rarest words runs a MATCH per word: each must be as safe as the query."""
+    hits = reader.store.keyword(text, 5, budget=1)
+    assert all(isinstance(cid, int) and isinstance(score, float) for cid, score in hits)
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=user_text)
 def test_retrieval_never_raises(reader: IndexReader, text: str) -> None:
