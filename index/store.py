@@ -504,12 +504,15 @@ class Store:
 def _scope_sql(scope: Scope) -> tuple[str, list[str]]:
     """A WHERE condition on `a` (articles) and its parameters; never formats user text."""
     where, args = ["1"], []
+    # Plain comparisons of the ISO text, so the articles_by_date index serves them: any
+    # "YYYY-MM-DD..." is >= since's day, and < until's day followed by "~", which sorts
+    # after every character an ISO date or time holds.
     if scope.since:
-        where.append("substr(a.published, 1, 10) >= ?")
+        where.append("a.published >= ?")
         args.append(scope.since)
     if scope.until:
-        where.append("substr(a.published, 1, 10) <= ?")
-        args.append(scope.until)
+        where.append("a.published < ?")
+        args.append(scope.until + "~")
     if scope.source:
         where.append("instr(lower(coalesce(a.source, '') || ' ' || coalesce(a.url, '')), ?) > 0")
         args.append(scope.source.casefold())
