@@ -169,7 +169,7 @@ def plot(results: list[dict], path: Path) -> None:
     ax.set_yscale("log")
     ax.set_xlabel("chunks in the index")
     ax.set_ylabel("milliseconds per question")
-    ax.set_title("Query latency against index size (2 shared cores, AVX2)")
+    ax.set_title(f"Query latency against index size ({os.cpu_count()} shared cores)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2)
     fig.tight_layout()
