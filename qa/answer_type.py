@@ -57,14 +57,19 @@ def expected(question: str) -> str | None:
     return None
 
 
-def holds(kind: str | None, sentence: str, question: str) -> bool:
-    """Whether `sentence` holds a thing of that kind (a name: one the question lacks)."""
+def words_of(question: str) -> frozenset[str]:
+    """The question's words, lower-cased: what `holds` compares a sentence's names with."""
+    return frozenset(w.lower() for w in _WORD.findall(question))
+
+
+def holds(kind: str | None, sentence: str, asked: frozenset[str]) -> bool:
+    """Whether `sentence` holds a thing of that kind (a name: one not among `asked`, the
+    question's `words_of`)."""
     if kind == "date":
         return bool(_DATE.search(sentence))
     if kind == "number":
         return bool(_NUMBER.search(sentence))
     if kind == "name":
-        asked = {w.lower() for w in _WORD.findall(question)}
         # Not the sentence's first word, which is capitalised whatever it is.
         return any(m.group().lower() not in asked for m in _NAME.finditer(sentence, 1))
     return False

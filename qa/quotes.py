@@ -129,6 +129,7 @@ def score_sentences(
     cosines = vectors.of(candidates) @ query
     wanted = content_terms(question.text)
     kind = answer_type.expected(question.text)
+    asked = answer_type.words_of(question.text)
     held = [content_terms(text) for *_, text in candidates]
     # Inverse document frequency among the candidates: a word every sentence holds tells
     # nothing about which one answers; a word none holds (not in the index) counts most.
@@ -151,7 +152,7 @@ def score_sentences(
                 support=support,
                 score=support
                 + s.passage_weight / (1 + rank)
-                + s.type_weight * answer_type.holds(kind, text, question.text),
+                + s.type_weight * answer_type.holds(kind, text, asked),
             )
         )
     out.sort(key=lambda c: -c.score)
@@ -168,7 +169,7 @@ def pick_quotes(scored: Sequence[Sentence], settings: QuoteSettings | None = Non
     if not scored:
         return []
     at = {(c.hit.chunk.id, c.start): c for c in scored}
-    chosen = [_joined(scored[0], at, s.join_ratio)]
+    chosen = [_joined(scored[0], at, set(), s.join_ratio)]
     taken = {(c.hit.chunk.id, c.start) for run in chosen for c in run}
     pool = [c for c in scored[1:] if c.score >= s.keep_ratio * scored[0].score]
     while len(chosen) < s.max_quotes:
@@ -177,15 +178,21 @@ def pick_quotes(scored: Sequence[Sentence], settings: QuoteSettings | None = Non
             break
         quoted = {_story(run[0].hit) for run in chosen}
         pick = next((c for c in pool if _story(c.hit) not in quoted), pool[0])
-        run = _joined(pick, {k: v for k, v in at.items() if k not in taken}, s.join_ratio)
+        run = _joined(pick, at, taken, s.join_ratio)
         chosen.append(run)
         taken |= {(c.hit.chunk.id, c.start) for c in run}
     return [quote_of(*run) for run in chosen]
 
 
-def _joined(c: Sentence, at: dict[tuple[int, int], Sentence], ratio: float) -> list[Sentence]:
-    """`c` with the sentence before and the one after it, where each scores `ratio` of it
-    and stands in the same paragraph (no line break between); in text order."""
+def _joined(
+    c: Sentence,
+    at: dict[tuple[int, int], Sentence],
+    taken: set[tuple[int, int]],
+    ratio: float,
+) -> list[Sentence]:
+    """`c` with the sentence before and the one after it, where each is not `taken` by an
+    earlier quote, scores `ratio` of it and stands in the same paragraph (no line break
+    between); in text order."""
     chunk = c.hit.chunk
     order = chunk.sentences
     i = order.index((c.start, c.end))
@@ -193,7 +200,7 @@ def _joined(c: Sentence, at: dict[tuple[int, int], Sentence], ratio: float) -> l
     for j in (i - 1, i + 1):
         if not 0 <= j < len(order):
             continue
-        other = at.get((chunk.id, order[j][0]))
+        other = None if (chunk.id, order[j][0]) in taken else at.get((chunk.id, order[j][0]))
         lo, hi = min(c.start, order[j][0]), max(c.end, order[j][1])
         if other is None or other.score < ratio * c.score:
             continue
