@@ -9,14 +9,12 @@ output (the answer) and to its exit:
   import torch                   the floor under anything that uses torch
   import sentence_transformers   what the torch embedder imports
   qa ask QUESTION                the real command over the 100k index (flat, as auto picks),
-                                 answering through the model's ONNX export (qa/engine.py's
-                                 load_embedder; the export made once before the rounds)
+                                 answering through the model's export, run by OpenVINO
+                                 (qa/engine.py's load_embedder; exported once before the rounds)
   qa ask, torch fallback         the same command where the export is marked unsupported:
                                  sentence-transformers, as every `qa ask` was before
-  onnx prototype                 the same Engine and index with the float32 ONNX Runtime
-                                 embedder of benchmarks/onnx_embedder.py (the earlier baseline)
 
-then one child that times the stages of the ONNX `qa ask` inside the process. The children's
+then one child that times the stages of `qa ask` inside the process. The children's
 per-user cache (XDG_CACHE_HOME) is kept in the work folder, never the user's.
 """
 
@@ -77,24 +75,8 @@ def prepare_caches(work: Path) -> tuple[Path, Path]:
     return onnx, torch
 
 
-def onnx_child(index: Path, question: str, work: Path) -> None:
-    """Answer one question with the ONNX prototype embedder; print the answer first."""
-    from benchmarks.onnx_embedder import OnnxEmbedder
-    from index.embedder import resolve_model
-    from index.settings import DEFAULT_MODEL, Settings
-    from qa.engine import Engine
-    from qa.render import to_text
-
-    folder = Path(resolve_model(DEFAULT_MODEL))
-    embedder = OnnxEmbedder(folder, work / "minilm.onnx")
-    engine = Engine(Settings.from_env({}, index_dir=index), lambda _m: embedder)
-    print(to_text(engine.ask(question)).replace("\n", " ")[:200], flush=True)
-    print("torch imported:", "torch" in sys.modules)
-    engine.close()
-
-
 def stages_child(index: Path, question: str) -> None:
-    """Time each stage of the ONNX `qa ask` inside one process; print them as JSON."""
+    """Time each stage of `qa ask` inside one process; print them as JSON."""
     marks = [("start", time.perf_counter())]
 
     def mark(stage: str) -> None:
@@ -110,10 +92,10 @@ def stages_child(index: Path, question: str) -> None:
     import faiss  # noqa: F401
 
     mark("import faiss")
-    import onnxruntime  # noqa: F401
+    import openvino  # noqa: F401
     import tokenizers  # noqa: F401
 
-    mark("import onnxruntime, tokenizers")
+    mark("import openvino, tokenizers")
     from index.settings import Settings
     from qa.engine import Engine, load_embedder
     from qa.render import to_text
@@ -121,8 +103,8 @@ def stages_child(index: Path, question: str) -> None:
     mark("import qa.engine, qa.render")
     settings = Settings.from_env({}, index_dir=index)
     embedder = load_embedder(settings)(DEFAULT_MODEL)
-    assert type(embedder).__name__ == "OnnxEmbedder", "no ONNX export in XDG_CACHE_HOME"
-    mark("load_embedder: fingerprint, session, tokenizer, canary check")
+    assert type(embedder).__name__ == "OnnxEmbedder", "no model export in XDG_CACHE_HOME"
+    mark("load_embedder: fingerprint, compile, tokenizer, canary check")
     engine = Engine(settings, lambda _m: embedder)
     mark("Engine: open the index (SQLite, FAISS file)")
     answer = engine.ask(question)
@@ -140,11 +122,9 @@ def main() -> None:
     p.add_argument("--chunks", type=int, default=100_000)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--work", type=Path, help="default: $BENCH_WORK or a temporary folder")
-    p.add_argument("--child", choices=("onnx", "stages"), help=argparse.SUPPRESS)
+    p.add_argument("--child", choices=("stages",), help=argparse.SUPPRESS)
     p.add_argument("--index", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args()
-    if args.child == "onnx":
-        return onnx_child(args.index, QUESTION, args.work)
     if args.child == "stages":
         return stages_child(args.index, QUESTION)
     from benchmarks.common import default_work
@@ -160,11 +140,6 @@ def main() -> None:
 
     real = real_chunks(args.work, 2000)
     folder = index_folder(args.work, real, args.chunks, choose_search(args.chunks))
-    from benchmarks.onnx_embedder import export
-    from index.embedder import resolve_model
-    from index.settings import DEFAULT_MODEL
-
-    export(Path(resolve_model(DEFAULT_MODEL)), args.work / "minilm.onnx")
     onnx_cache, torch_cache = prepare_caches(args.work)
     assert questions(1)  # the question is about a real XQuAD article
     ask = ["-m", "qa", "ask", QUESTION, "--index", str(folder)]
@@ -174,13 +149,8 @@ def main() -> None:
         "import sentence_transformers": (
             ["-c", "import sentence_transformers; print(1)"], onnx_cache
         ),
-        "qa ask QUESTION (ONNX export)": (ask, onnx_cache),
+        "qa ask QUESTION (the export, OpenVINO)": (ask, onnx_cache),
         "qa ask QUESTION, torch fallback": (ask, torch_cache),
-        "onnx prototype (same Engine)": (
-            ["-m", "benchmarks.cold_start", "--child", "onnx", "--index", str(folder),
-             "--work", str(args.work)],
-            onnx_cache,
-        ),
     }  # fmt: skip
     times: dict[str, list[tuple[float, float]]] = {k: [] for k in variants}
     spawn(ask, child_env(onnx_cache))  # the index files into the page cache, as after any use
@@ -214,7 +184,7 @@ def main() -> None:
         text=True,
         check=True,
     ).stdout.splitlines()
-    print("\nstages of the ONNX `qa ask` inside one process (one run, seconds):\n")
+    print("\nstages of `qa ask` inside one process (one run, seconds):\n")
     print(table(["stage", "s"], [[k, v] for k, v in json.loads(out[-2]).items()]))
     print(f"\n{out[-1]}; medians of {args.repeats} interleaved rounds; index: {folder}")
     footer()

@@ -9,13 +9,16 @@ baseline, ours, baseline, ours, ... Medians are reported. Variants:
                 batch 32; encode sorts one call's texts by length) into an IndexFlatIP
   st-unsorted   the same, one encode call per 32 texts in corpus order (no length sorting)
   qa-ingest     index.build.ingest as `qa ingest` runs it (chunking, embedding, SQLite, FAISS)
-                with the project's embedder at its defaults (dtype auto, batch 16)
-  qa-bf16       the same with --dtype bfloat16 (emulated without AVX512-BF16/AMX)
-  qa-onnx       the same with the float32 ONNX Runtime prototype (benchmarks/onnx_embedder.py)
+                with the embedder `qa ingest` loads: the model's export run by OpenVINO at the
+                defaults (dtype auto: bfloat16 with AMX or AVX512-BF16; batch 16, a stream
+                of batches per core)
+  qa-torch      the same pipeline with sentence-transformers (torch) at the same settings:
+                the fallback for models that cannot be exported, and round 2's embedder
+  qa-float32    qa-ingest with --dtype float32 (what a CPU without fast bfloat16 runs)
 
 The texts are the chunks `qa ingest` makes of real articles (benchmarks/corpus.py); the
 baseline embeds exactly those texts. The small section compares every variant on fewer
-chunks, because emulated bfloat16 is several times slower here. Drift is measured against
+chunks. Drift is measured against
 the float32 vectors of the same texts: mean cosine, and the agreement of the top-10
 neighbours of 50 real questions.
 """
@@ -44,12 +47,13 @@ from benchmarks.common import (
 from benchmarks.corpus import corpus, questions
 from index.embedder import Embedder
 
-MAIN = ("st-defaults", "qa-ingest")
-SMALL = ("st-defaults", "st-unsorted", "qa-ingest", "qa-bf16", "qa-onnx")
+MAIN = ("st-defaults", "qa-ingest", "qa-torch")
+SMALL = ("st-defaults", "st-unsorted", "qa-ingest", "qa-torch", "qa-float32")
 
 
 class Timed(Embedder):
-    """Another embedder, with the seconds spent in embed_batch added up."""
+    """Another embedder, with the seconds spent embedding added up (texts and their
+    sentences, as ingest asks for both)."""
 
     def __init__(self, inner: Embedder) -> None:
         self.inner = inner
@@ -62,22 +66,31 @@ class Timed(Embedder):
         self.seconds += time.perf_counter() - started
         return out
 
+    def embed_with_sentences(
+        self,
+        texts: Sequence[str],
+        spans: Sequence[Sequence[tuple[int, int]]],
+        *,
+        progress: bool = False,
+    ) -> tuple[np.ndarray, list[np.ndarray | None]]:
+        started = time.perf_counter()
+        out = self.inner.embed_with_sentences(texts, spans)
+        self.seconds += time.perf_counter() - started
+        return out
+
     def token_spans(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
         return self.inner.token_spans(texts)
 
 
-def make_embedder(variant: str, work: Path) -> Embedder:
-    from index.embedder import SentenceTransformerEmbedder, resolve_model
-    from index.settings import DEFAULT_MODEL
+def make_embedder(variant: str) -> Embedder:
+    from index.embedder import SentenceTransformerEmbedder
+    from index.settings import DEFAULT_MODEL, Settings
+    from qa.engine import load_embedder
 
-    if variant == "qa-onnx":
-        from benchmarks.onnx_embedder import OnnxEmbedder, export
-
-        folder = Path(resolve_model(DEFAULT_MODEL))
-        return OnnxEmbedder(folder, export(folder, work / "minilm.onnx"))
-    return SentenceTransformerEmbedder(
-        DEFAULT_MODEL, dtype="bfloat16" if variant == "qa-bf16" else "auto"
-    )
+    if variant == "qa-torch":
+        return SentenceTransformerEmbedder(DEFAULT_MODEL)
+    env = {"QA_DTYPE": "float32"} if variant == "qa-float32" else {}
+    return load_embedder(Settings.from_env(env), writing=True)(DEFAULT_MODEL)
 
 
 def child(variant: str, chunks: int, work: Path) -> dict:
@@ -85,7 +98,7 @@ def child(variant: str, chunks: int, work: Path) -> dict:
     from index.embedder import normalise
     from index.settings import Settings
 
-    embedder = make_embedder(variant, work)
+    embedder = make_embedder(variant)
     items = []
     total = 0
     for article, texts in corpus(chunks, embedder):  # the first `chunks` chunks, whole articles
@@ -128,8 +141,10 @@ def child(variant: str, chunks: int, work: Path) -> dict:
             report = ingest(settings, (a for a, _ in items), lambda _m: timed)
             seconds = time.perf_counter() - started
             store = Store(settings.index_dir / "store.sqlite3", readonly=True)
-            _, vecs = store.vectors(timed.dimension)
+            ids, vecs = store.vectors(timed.dimension)
+            with_sentences = len(store.sentence_vectors(ids.tolist(), timed.dimension))
             store.close()
+        assert with_sentences == len(ids), "ingest stores every chunk's sentence vectors"
         assert report.chunks == len(texts), (report.summary(), len(texts))
         embed_seconds = timed.seconds
     np.save(work / f"ingest-{variant}-{chunks}.npy", vecs)
@@ -212,7 +227,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--chunks", type=int, default=2000, help="0: the small section only")
     p.add_argument("--repeats", type=int, default=2)
-    p.add_argument("--small", type=int, default=160, help="chunks for bfloat16 and ONNX")
+    p.add_argument("--small", type=int, default=160, help="chunks for every variant; 0: none")
     p.add_argument("--small-repeats", type=int, default=2)
     p.add_argument("--work", type=Path, default=default_work())
     p.add_argument("--child", help=argparse.SUPPRESS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +84,12 @@ def bf16_is_fast(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     return False
 
 
+def resolve_dtype(dtype: str) -> str:
+    """ "bfloat16" or "float32" for a dtype setting: "auto" is bfloat16 where that is fast."""
+    use_bf16 = dtype == "bfloat16" or (dtype == "auto" and bf16_is_fast())
+    return "bfloat16" if use_bf16 else "float32"
+
+
 def resolve_model(name: str) -> str:
     """A loadable path or name: the default model comes from the bundled package."""
     if name in BUNDLED_NAMES:
@@ -109,9 +115,8 @@ class SentenceTransformerEmbedder(Embedder):
         hf_logging.disable_progress_bar()
         self.name = name
         self.batch_size = batch_size
-        use_bf16 = dtype == "bfloat16" or (dtype == "auto" and bf16_is_fast())
-        self.dtype = "bfloat16" if use_bf16 else "float32"
-        kwargs: dict[str, Any] = {"dtype": torch.bfloat16} if use_bf16 else {}
+        self.dtype = resolve_dtype(dtype)
+        kwargs: dict[str, Any] = {"dtype": torch.bfloat16} if self.dtype == "bfloat16" else {}
         try:
             self._model = SentenceTransformer(
                 resolve_model(name), device="cpu", model_kwargs=kwargs
@@ -158,35 +163,22 @@ class SentenceTransformerEmbedder(Embedder):
         """
         if self._tokenizer is None or not texts:
             return super().embed_with_sentences(texts, spans, progress=progress)
-        from tqdm import tqdm
 
-        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        sentences: list[np.ndarray | None] = [None] * len(texts)
-        offsets = self.token_spans(texts)
-        # Longest first, in slices: the batches are as even as encode's own sorting makes
-        # them, and only one slice of token vectors is held at a time.
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        with tqdm(total=len(texts), unit="chunk", disable=not progress) as bar:
+        def passes() -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+            # Longest first, in slices: the batches are as even as encode's own sorting makes
+            # them, and only one slice of token vectors is held at a time.
+            order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
             for at in range(0, len(order), POOL_SLICE):
                 part = order[at : at + POOL_SLICE]
                 outs: Any = self._model.encode(
                     [texts[i] for i in part], batch_size=self.batch_size, output_value=None
                 )  # one dict of tensors per text
                 for i, out in zip(part, outs, strict=True):
-                    vectors[i] = out["sentence_embedding"].float().numpy()
                     seen = int(out["attention_mask"].sum()) - 2  # less [CLS] and [SEP]
                     tokens = out["token_embeddings"][1 : 1 + seen].float().numpy()
-                    if len(offsets[i]) > FOREIGN_PIECES_PER_WORD * len(_WORDS.findall(texts[i])):
-                        sentences[i] = np.zeros((len(spans[i]), self.dimension), np.float32)
-                    else:
-                        sentences[i] = pool_spans(tokens, offsets[i][:seen], spans[i])
-                bar.update(len(part))
-        missing = [(i, j) for i, s in enumerate(sentences) for j in _zero_rows(s)]
-        if missing:  # sentences past the model's window, or in a script it does not know
-            alone = self.embed_batch([texts[i][slice(*spans[i][j])] for i, j in missing])
-            for (i, j), v in zip(missing, alone, strict=True):
-                sentences[i][j] = v  # type: ignore[index]
-        return normalise(vectors), sentences
+                    yield i, out["sentence_embedding"].float().numpy(), tokens
+
+        return read_in_context(self, texts, spans, passes(), progress=progress)
 
     def token_spans(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
         if not texts:
@@ -212,6 +204,43 @@ def pool_spans(
         if inside.any():
             out[row] = tokens[inside].mean(axis=0)
     return normalise(out)
+
+
+def read_in_context(
+    embedder: Embedder,
+    texts: Sequence[str],
+    spans: Sequence[Sequence[tuple[int, int]]],
+    passes: Iterable[tuple[int, np.ndarray, np.ndarray]],
+    *,
+    progress: bool = False,
+) -> tuple[np.ndarray, list[np.ndarray | None]]:
+    """What `Embedder.embed_with_sentences` returns, from one forward pass per text.
+
+    `passes` gives, once for each text, (its index, its pooled vector, the output vectors of
+    the word-pieces the model read, special tokens left out); a sentence's vector is the mean
+    of its word-pieces' (`pool_spans`). Sentences past the model's window, and every sentence
+    of a text in a script the model does not know (more than FOREIGN_PIECES_PER_WORD pieces a
+    word: Persian in an English model), are embedded on their own instead.
+    """
+    from tqdm import tqdm
+
+    vectors = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
+    sentences: list[np.ndarray | None] = [None] * len(texts)
+    offsets = embedder.token_spans(texts)
+    with tqdm(total=len(texts), unit="chunk", disable=not progress) as bar:
+        for i, vector, tokens in passes:
+            vectors[i] = vector
+            if len(offsets[i]) > FOREIGN_PIECES_PER_WORD * len(_WORDS.findall(texts[i])):
+                sentences[i] = np.zeros((len(spans[i]), embedder.dimension), np.float32)
+            else:
+                sentences[i] = pool_spans(tokens, offsets[i][: len(tokens)], spans[i])
+            bar.update()
+    missing = [(i, j) for i, s in enumerate(sentences) for j in _zero_rows(s)]
+    if missing:
+        alone = embedder.embed_batch([texts[i][slice(*spans[i][j])] for i, j in missing])
+        for (i, j), v in zip(missing, alone, strict=True):
+            sentences[i][j] = v  # type: ignore[index]
+    return normalise(vectors), sentences
 
 
 def _zero_rows(rows: np.ndarray | None) -> list[int]:

@@ -1,11 +1,13 @@
-"""Making the ONNX export that `index.onnx_embedder` answers with: once per model, with torch.
+"""Making the export that `index.onnx_embedder` embeds with: once per model, with torch.
 
-Called where torch is loaded anyway (an ingest or rebuild that embeds, or a question that fell
-back to sentence-transformers). The model is loaded again in float32 and its whole module
-pipeline traced, so pooling and normalisation are the model's own modules (mean, CLS, max, a
-Dense layer: whatever modules.json lists), not a copy of them. The export is kept only if its
-vectors agree with sentence-transformers' on `CHECK_TEXTS`; a model that cannot be exported
-gets a marker (meta.json, `supported: false`) so that it is not tried at every question.
+Called by an ingest or rebuild before it embeds, and by a question that had to fall back to
+sentence-transformers. The model is loaded in float32 and its whole module pipeline converted
+by OpenVINO (traced through TorchScript), so pooling and normalisation are the model's own
+modules (mean, CLS, max, a Dense layer: whatever modules.json lists), not a copy of them; the
+graph gives the word-pieces' output vectors too, for sentence vectors at ingest. The export is
+kept only if its vectors agree with sentence-transformers' on `CHECK_TEXTS`; a model that
+cannot be exported gets a marker (meta.json, `supported: false`) so that it is not tried at
+every question.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from index.onnx_embedder import (
     FILES,
     FORMAT,
     MIN_COSINE,
+    OUTPUTS,
     ExportMeta,
     OnnxEmbedder,
     agreement,
@@ -69,7 +72,7 @@ def ensure_export(name: str) -> Path | None:
         tmp = root / f".{key}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
         tmp.mkdir()
     except OSError as e:
-        log.warning("cannot write ONNX exports to %s (%s); questions will load torch", root, e)
+        log.warning("cannot write model exports to %s (%s); torch will embed instead", root, e)
         return None
     started = time.perf_counter()
     try:
@@ -78,15 +81,15 @@ def ensure_export(name: str) -> Path | None:
     except (OSError, ValueError, RuntimeError) as e:
         # Disk full, permissions, a model that loads for embedding but not again here: no
         # marker, so a later ingest tries again; the caller keeps sentence-transformers.
-        log.warning("exporting %s to ONNX failed (%s); questions will load torch", name, e)
+        log.warning("exporting %s failed (%s); torch will embed instead", name, e)
         return None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     _remove_stale(root, folder, key)
     if not meta.supported:
-        log.warning("%s is not exported to ONNX (%s); questions will load torch", name, meta.reason)
+        log.warning("%s cannot be exported (%s); torch will embed instead", name, meta.reason)
         return None
-    log.info("exported %s to ONNX in %.1f s: %s", name, time.perf_counter() - started, target)
+    log.info("exported %s for OpenVINO in %.1f s: %s", name, time.perf_counter() - started, target)
     return target
 
 
@@ -104,12 +107,11 @@ def _export(folder: Path, key: str, tmp: Path) -> ExportMeta:
     tok = model.tokenizer
     names = tuple(n for n in tok.model_input_names if n in INPUTS)
     try:
-        graph = _trace(model, names, tmp / "traced.onnx")
-    except Exception as e:  # the exporter's refusals (an op, a shape) share no type
-        log.debug("ONNX export of %s failed", folder, exc_info=True)
-        why = f"the exporter failed: {type(e).__name__}: {e}"
+        _convert(model, names, tmp / "model.xml")
+    except Exception as e:  # the converter's refusals (an op, a shape) share no type
+        log.debug("converting %s failed", folder, exc_info=True)
+        why = f"the converter failed: {type(e).__name__}: {e}"
         return _write_meta(tmp, replace(unsupported, reason=why))
-    _save_with_external_data(graph, tmp / "model.onnx")
     (tmp / "tokenizer.json").write_text(tok.backend_tokenizer.to_str())
     reference = normalise(
         model.encode(list(CHECK_TEXTS), convert_to_numpy=True, show_progress_bar=False)
@@ -132,10 +134,10 @@ def _export(folder: Path, key: str, tmp: Path) -> ExportMeta:
     )
     try:
         got = OnnxEmbedder("check", tmp, meta).embed_batch(list(CHECK_TEXTS))
-    except Exception as e:  # onnxruntime's load and run errors share no type
-        return _write_meta(tmp, replace(unsupported, reason=f"ONNX Runtime cannot run it: {e}"))
+    except Exception as e:  # OpenVINO's load and run errors share no type
+        return _write_meta(tmp, replace(unsupported, reason=f"OpenVINO cannot run it: {e}"))
     cosine = agreement(got, reference)
-    if cosine < MIN_COSINE:
+    if not cosine >= MIN_COSINE:  # NaN too
         why = f"its vectors disagree with sentence-transformers' (cosine {cosine:.6f})"
         return _write_meta(tmp, replace(unsupported, reason=why))
     return _write_meta(tmp, meta)
@@ -164,12 +166,15 @@ def _unsupported(model: Any) -> str:
     return ""
 
 
-def _trace(model: Any, names: tuple[str, ...], path: Path) -> Path:
-    """The model's modules, token ids to sentence embedding, as ONNX in `path` (TorchScript).
+def _convert(model: Any, names: tuple[str, ...], path: Path) -> None:
+    """The model's modules as one OpenVINO graph in `path` (model.xml, model.bin beside it):
+    token ids in; the sentence embedding and the word-pieces' output vectors out.
 
-    The tracer records one path through the Python code, so the example batch is padded: the
-    path with an attention mask, right for unpadded batches too.
+    The converter traces one path through the Python code, so the example batch is padded:
+    the path with an attention mask, right for unpadded batches too. Weights stay float32;
+    a bfloat16 run rounds them when it compiles.
     """
+    import openvino as ov
     import torch
 
     class Pipeline(torch.nn.Module):
@@ -178,44 +183,26 @@ def _trace(model: Any, names: tuple[str, ...], path: Path) -> Path:
             self.model = model
 
         def forward(self, *inputs: Any) -> Any:
-            return self.model(dict(zip(names, inputs, strict=True)))["sentence_embedding"]
+            out = self.model(dict(zip(names, inputs, strict=True)))
+            return out["sentence_embedding"], out["token_embeddings"]
 
     ids = torch.full((2, 16), 1000, dtype=torch.int64)
     mask = torch.ones_like(ids)
     mask[1, 8:] = 0
     example = {"input_ids": ids, "attention_mask": mask, "token_type_ids": torch.zeros_like(ids)}
-    axes = {n: {0: "batch", 1: "tokens"} for n in names}
-    # The tracer warns of each Python branch it freezes, and the exporter of its own age; the
-    # check against sentence-transformers' vectors is what decides whether the graph is kept.
+    # The tracer warns of each Python branch it freezes; the check against
+    # sentence-transformers' vectors is what decides whether the graph is kept.
     with torch.inference_mode(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(
+        graph = ov.convert_model(
             Pipeline().eval(),
-            tuple(example[n] for n in names),
-            str(path),
-            input_names=list(names),
-            output_names=["sentence_embedding"],
-            dynamic_axes={**axes, "sentence_embedding": {0: "batch"}},
-            opset_version=17,
-            dynamo=False,  # the dynamo exporter needs onnxscript too; this one only onnx
+            example_input=tuple(example[n] for n in names),
+            input=[([-1, -1], ov.Type.i64)] * len(names),  # any batch, any length
         )
-    return path
-
-
-def _save_with_external_data(graph: Path, path: Path) -> None:
-    """The graph in `path`, its weights beside it: ONNX Runtime opens that in half the time."""
-    import onnx
-
-    proto = onnx.load_model(str(graph))
-    graph.unlink()
-    onnx.save_model(
-        proto,
-        str(path),
-        save_as_external_data=True,
-        all_tensors_to_one_file=True,
-        location=path.name + ".data",
-        size_threshold=1024,
-    )
+    ports = [*graph.inputs, *graph.outputs]
+    for port, name in zip(ports, [*names, *OUTPUTS], strict=True):
+        port.get_tensor().set_names({name})
+    ov.save_model(graph, str(path), compress_to_fp16=False)
 
 
 def _write_meta(tmp: Path, meta: ExportMeta) -> ExportMeta:
@@ -262,7 +249,7 @@ def _remove_stale(root: Path, folder: Path, key: str) -> None:
         except (OSError, ValueError, TypeError):
             continue
         if other.folder == str(folder):
-            log.info("removing the stale ONNX export %s", path)
+            log.info("removing the stale export %s", path)
             shutil.rmtree(path, ignore_errors=True)
 
 
@@ -270,7 +257,7 @@ def _versions() -> tuple[tuple[str, str], ...]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = []
-    for package in ("torch", "transformers", "sentence-transformers", "onnx", "onnxruntime"):
+    for package in ("torch", "transformers", "sentence-transformers", "openvino"):
         try:
             out.append((package, version(package)))
         except PackageNotFoundError:

@@ -36,28 +36,34 @@ log = logging.getLogger(__name__)
 def load_embedder(settings: Settings, *, writing: bool = False) -> Callable[[str], Embedder]:
     """A factory of the real embedder for a model name.
 
-    For answering (the default), the model's cached ONNX export where there is a sound one:
-    ONNX Runtime and tokenizers, ready in a fraction of a second, where importing torch and
-    sentence-transformers takes seconds. Otherwise, and always when `writing` (ingest,
-    rebuild: long batches, in bfloat16 where that is fast), sentence-transformers with the
-    settings' dtype and batch size; torch being loaded then, the model is exported for the
-    next question (once; see index/onnx_export.py).
+    The model's cached export where there is a sound one (index/onnx_embedder.py): OpenVINO
+    and tokenizers, ready in a fraction of a second where importing torch and
+    sentence-transformers takes seconds, and faster per batch. For answering (the default)
+    in float32; when `writing` (ingest, rebuild: long runs of batches) with the settings'
+    dtype, bfloat16 where that is fast. An ingest makes the export first if there is none;
+    a model that cannot be exported is embedded by sentence-transformers.
     """
 
     def make(model: str) -> Embedder:
-        if not writing:
-            from index.onnx_embedder import open_export
+        from index.onnx_embedder import open_export
+        from index.onnx_export import ensure_export
 
-            fast = open_export(model, batch_size=settings.batch_size)
-            if fast is not None:
-                return fast
-            log.info("%s: answering with sentence-transformers (torch)", model)
+        if writing:
+            ensure_export(model)  # torch is loaded only when there is none yet
+        fast = open_export(
+            model,
+            batch_size=settings.batch_size,
+            dtype=settings.dtype if writing else "float32",
+            throughput=writing,
+        )
+        if fast is not None:
+            return fast
+        log.info("%s: embedding with sentence-transformers (torch)", model)
         embedder = SentenceTransformerEmbedder(
             model, dtype=settings.dtype, batch_size=settings.batch_size
         )
-        from index.onnx_export import ensure_export
-
-        ensure_export(model)
+        if not writing:
+            ensure_export(model)  # torch being loaded, for the next question
         return embedder
 
     return make

@@ -24,7 +24,7 @@ DEMO_ANSWER_START = "Despite this, South Korean President Yoon Seok-yul"
 
 @pytest.fixture(scope="session", autouse=True)
 def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A per-user cache of this session's own (XDG_CACHE_HOME): ONNX exports go there."""
+    """A per-user cache of this session's own (XDG_CACHE_HOME): model exports go there."""
     folder = tmp_path_factory.mktemp("user-cache")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("XDG_CACHE_HOME", str(folder))
@@ -32,8 +32,22 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def real_embedder() -> Embedder:
-    """The bundled all-MiniLM-L6-v2, loaded once per test session."""
+def real_embedder(private_cache: Path) -> Embedder:
+    """The bundled all-MiniLM-L6-v2 as `qa ingest` embeds with it (its export, run by
+    OpenVINO in bfloat16 where that is fast), made and loaded once per test session."""
+    from index.onnx_embedder import OnnxEmbedder
+    from index.settings import DEFAULT_MODEL
+    from qa.engine import load_embedder
+
+    embedder = load_embedder(Settings.from_env({}), writing=True)(DEFAULT_MODEL)
+    assert isinstance(embedder, OnnxEmbedder), "the bundled model has an export"
+    return embedder
+
+
+@pytest.fixture(scope="session")
+def torch_embedder() -> Embedder:
+    """The bundled model through sentence-transformers (torch): the fallback for models that
+    cannot be exported, and the reference the export is checked against."""
     from index.embedder import SentenceTransformerEmbedder
     from index.settings import DEFAULT_MODEL
 

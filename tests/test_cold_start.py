@@ -1,4 +1,4 @@
-"""`qa ask` in a fresh process answers through the ONNX export without importing torch."""
+"""`qa ask` in a fresh process answers through the model's export without importing torch."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def test_qa_ask_without_torch(demo_index: Path) -> None:
     assert proc.stdout.rstrip().endswith("status 0 heavy none"), proc.stdout
     first = proc.stdout.split("\n1. ", 1)[1].split("\n2. ", 1)[0]
     assert DEMO_ANSWER_START in " ".join(first.split())
-    assert "embedding with ONNX Runtime" in proc.stderr
+    assert "embedding with OpenVINO" in proc.stderr
 
 
 def test_qa_ask_falls_back_and_exports(
@@ -58,6 +58,6 @@ def test_qa_ask_falls_back_and_exports(
     assert proc.returncode == 0, proc.stderr
     assert "heavy sentence_transformers,torch,transformers" in proc.stdout
     assert DEMO_ANSWER_START in " ".join(proc.stdout.split())
-    assert "no ONNX export yet" in proc.stderr and "exported" in proc.stderr
+    assert "no export yet" in proc.stderr and "exported" in proc.stderr
     again = ask(demo_index)
     assert again.stdout.rstrip().endswith("status 0 heavy none"), again.stdout

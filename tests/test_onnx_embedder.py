@@ -1,11 +1,13 @@
-"""The ONNX Runtime query embedder: same vectors and word-pieces as sentence-transformers, and
-exports that are broken, partial, stale or for another model are never used."""
+"""The exported model run by OpenVINO: same vectors, sentence vectors and word-pieces as
+sentence-transformers, and exports that are broken, partial, stale or for another model are
+never used."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -100,14 +102,14 @@ def test_batches_and_order_do_not_change_vectors(onnx: OnnxEmbedder, exported: P
     assert onnx.embed_batch([]).shape == (0, 384)
 
 
-def test_token_spans_and_sizes_agree(onnx: OnnxEmbedder, real_embedder: Embedder) -> None:
+def test_token_spans_and_sizes_agree(onnx: OnnxEmbedder, torch_embedder: Embedder) -> None:
     texts = [*QUESTIONS, *demo_texts()]
-    assert onnx.token_spans(texts) == real_embedder.token_spans(texts)
+    assert onnx.token_spans(texts) == torch_embedder.token_spans(texts)
     assert onnx.token_spans([]) == []
     assert (onnx.name, onnx.dimension, onnx.max_tokens) == (
-        real_embedder.name,
-        real_embedder.dimension,
-        real_embedder.max_tokens,
+        torch_embedder.name,
+        torch_embedder.dimension,
+        torch_embedder.max_tokens,
     )
 
 
@@ -117,37 +119,47 @@ def test_meta_records_the_model_modules(exported: Path) -> None:
     assert meta.supported and meta.format == FORMAT and meta.folder == str(folder)
     assert (meta.dimension, meta.max_seq_length) == (384, 256)
     assert set(meta.input_names) == {"input_ids", "attention_mask", "token_type_ids"}
-    assert dict(meta.sizes)["model.onnx.data"] > 80_000_000
+    assert dict(meta.sizes)["model.bin"] > 80_000_000
     assert not list(cache_root().glob(".*.tmp"))  # the temporary folder was renamed in
 
 
 def test_truncated_weights_are_discarded(
     cache_copy: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    data = cache_copy / "model.onnx.data"
+    data = cache_copy / "model.bin"
     with data.open("r+b") as f:
         f.truncate(data.stat().st_size // 2)
     with caplog.at_level(logging.WARNING):
         assert open_export(DEFAULT_MODEL) is None
-    assert "model.onnx.data has" in caplog.text and not cache_copy.exists()
+    assert "model.bin has" in caplog.text and not cache_copy.exists()
 
 
 def test_wrong_weights_of_the_right_size_are_discarded(
     cache_copy: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    data = cache_copy / "model.onnx.data"
-    size = data.stat().st_size
-    data.unlink()
-    data.write_bytes(np.random.default_rng(0).standard_normal(size // 4, np.float32).tobytes())
+    """Weights changed in place (a bit rot, a bad copy): the graph loads, the canary fails."""
+    data = cache_copy / "model.bin"
+    weights = bytearray(data.read_bytes())
+    data.unlink()  # the copy's files are hard links to the session's export
+    # The largest float32 constant the graph names (the word-piece embeddings), not the
+    # small integer constants between the matrices, which would stop it from loading at all.
+    consts = re.findall(
+        r'element_type="f32"[^>]*?offset="(\d+)" size="(\d+)"',
+        (cache_copy / "model.xml").read_text(),
+    )
+    offset, size = max(((int(o), int(n)) for o, n in consts), key=lambda c: c[1])
+    noise = np.random.default_rng(0).normal(0, 0.5, size // 4).astype(np.float32)
+    weights[offset : offset + size] = noise.tobytes()
+    data.write_bytes(bytes(weights))
     with caplog.at_level(logging.WARNING):
         assert open_export(DEFAULT_MODEL) is None
     assert "disagree" in caplog.text and not cache_copy.exists()
 
 
 def test_garbage_graph_is_discarded(cache_copy: Path, caplog: pytest.LogCaptureFixture) -> None:
-    graph = cache_copy / "model.onnx"
+    graph = cache_copy / "model.xml"
     size = graph.stat().st_size
-    graph.write_bytes(b"\x00not onnx" * (size // 9) + b"\x00" * (size % 9))
+    graph.write_bytes(b"<not a model/>" * (size // 14) + b" " * (size % 14))
     with caplog.at_level(logging.WARNING):
         assert open_export(DEFAULT_MODEL) is None
     assert "does not load" in caplog.text and not cache_copy.exists()
@@ -227,12 +239,12 @@ def test_model_with_a_prompt_is_not_exported_and_falls_back(
         assert ensure_export(str(folder)) is None
     assert "prefixes texts with the prompt 'query: '" in caplog.text
     meta = ExportMeta.from_json((cache_root() / fingerprint(folder) / "meta.json").read_text())
-    assert not meta.supported and not (cache_root() / fingerprint(folder) / "model.onnx").exists()
+    assert not meta.supported and not (cache_root() / fingerprint(folder) / "model.xml").exists()
     caplog.clear()
     with caplog.at_level(logging.INFO):
         made = load_embedder(Settings.from_env({}, index_dir=tmp_path))(str(folder))
     assert isinstance(made, SentenceTransformerEmbedder)
-    assert "not exported to ONNX" in caplog.text and "sentence-transformers (torch)" in caplog.text
+    assert "cannot be exported" in caplog.text and "sentence-transformers (torch)" in caplog.text
 
 
 def test_export_that_disagrees_is_discarded(
@@ -245,9 +257,10 @@ def test_export_that_disagrees_is_discarded(
     folder = linked_model(tmp_path)
     real_run = OnnxEmbedder._run
 
-    def skewed(self: OnnxEmbedder, encodings: list[object]) -> np.ndarray:
-        out = real_run(self, encodings)
-        out[:, :20] += 0.05  # a small, systematic error
+    def skewed(self: OnnxEmbedder, batches: list[list[object]], **kw: bool) -> list:
+        out = real_run(self, batches, **kw)
+        for pooled, _ in out:
+            pooled[:, :20] += 0.05  # a small, systematic error
         return out
 
     monkeypatch.setattr(OnnxEmbedder, "_run", skewed)

@@ -19,6 +19,14 @@ from tests.conftest import DEMO_ANSWER_START, DEMO_QUESTION
 from tests.fakes import HashingEmbedder
 
 
+@pytest.fixture(params=["openvino", "torch"])
+def in_context(request: pytest.FixtureRequest) -> Embedder:
+    """Both embedders that read sentences in context: the export (what ingest runs) and
+    sentence-transformers (the fallback)."""
+    name = "real_embedder" if request.param == "openvino" else "torch_embedder"
+    return request.getfixturevalue(name)  # type: ignore[no-any-return]
+
+
 def test_int8_rows_round_trip_close_and_zero_rows_stay_zero() -> None:
     rng = np.random.default_rng(0)
     rows = rng.normal(size=(5, 384)).astype(np.float32)
@@ -42,30 +50,30 @@ def test_pool_spans_averages_the_tokens_inside_each_span() -> None:
 
 
 def test_real_model_gives_text_vectors_unchanged_and_sentences_in_context(
-    real_embedder: Embedder,
+    in_context: Embedder,
 ) -> None:
     texts = [
         "Floods\nHeavy rain hit Kabul on Monday. It destroyed 200 homes, officials said.",
         "Talks\nThe talks ended.",
     ]
     spans = [[(7, 38), (39, 79)], [(6, 22)]]
-    vectors, sentences = real_embedder.embed_with_sentences(texts, spans)
-    np.testing.assert_allclose(vectors, real_embedder.embed_batch(texts), atol=1e-5)
+    vectors, sentences = in_context.embed_with_sentences(texts, spans)
+    np.testing.assert_allclose(vectors, in_context.embed_batch(texts), atol=1e-5)
     for text, span, rows in zip(texts, spans, sentences, strict=True):
-        assert rows is not None and rows.shape == (len(span), real_embedder.dimension)
+        assert rows is not None and rows.shape == (len(span), in_context.dimension)
         np.testing.assert_allclose(np.linalg.norm(rows, axis=1), 1.0, rtol=1e-5)
-        alone = real_embedder.embed_batch([text[a:b] for a, b in span])
+        alone = in_context.embed_batch([text[a:b] for a, b in span])
         # The same sentence, read in its passage: close to, not equal to, the sentence alone.
         assert (np.sum(rows * alone, axis=1) > 0.6).all()
 
 
-def test_sentences_past_the_window_are_embedded_alone(real_embedder: Embedder) -> None:
+def test_sentences_past_the_window_are_embedded_alone(in_context: Embedder) -> None:
     body = " ".join(["The river rose again."] * 120)  # far past 256 word-pieces
     text = f"Floods\n{body}"
     last = (len(text) - len("The river rose again."), len(text))
-    _, (rows,) = real_embedder.embed_with_sentences([text], [[(7, 28), last]])
+    _, (rows,) = in_context.embed_with_sentences([text], [[(7, 28), last]])
     assert rows is not None and rows.any(axis=1).all()
-    alone = real_embedder.embed_batch([text[slice(*last)]])[0]
+    alone = in_context.embed_batch([text[slice(*last)]])[0]
     assert float(rows[1] @ alone) > 0.999
 
 
@@ -138,14 +146,33 @@ def test_sentence_spans_index_the_embedded_text() -> None:
 
 
 def test_a_script_the_model_reads_letter_by_letter_gets_sentences_alone(
-    real_embedder: Embedder,
+    in_context: Embedder,
 ) -> None:
     """Persian through the English MiniLM: pooled in context it blurs, so each sentence is
     embedded on its own (docs/quality.md)."""
     text = "تاریخ\nسیل در کابل صدها خانه را ویران کرد. مقامات گفتند کمک می‌رسد."
     first_end = text.index(".") + 1
     spans = [(6, first_end), (first_end + 1, len(text))]
-    _, (rows,) = real_embedder.embed_with_sentences([text], [spans])
-    alone = real_embedder.embed_batch([text[a:b] for a, b in spans])
+    _, (rows,) = in_context.embed_with_sentences([text], [spans])
+    alone = in_context.embed_batch([text[a:b] for a, b in spans])
     assert rows is not None
     assert (np.sum(rows * alone, axis=1) > 0.999).all()
+
+
+def test_the_export_reads_sentences_as_sentence_transformers_does(
+    real_embedder: Embedder, torch_embedder: Embedder
+) -> None:
+    """Ingest's embedder (OpenVINO) and the torch fallback pool the same word-pieces: their
+    text and sentence vectors agree to bfloat16 rounding, in a batch of mixed lengths."""
+    from index.embedder import resolve_dtype
+
+    body = " ".join(f"Talks resumed in round {n}. Delegates met the envoy." for n in range(40))
+    texts = [f"Talks\n{body}", "Floods\nHeavy rain hit Kabul on Monday. It destroyed homes."]
+    spans = [[(6, 29), (30, 52), (len(texts[0]) - 25, len(texts[0]))], [(7, 38), (39, 58)]]
+    ours, our_rows = real_embedder.embed_with_sentences(texts, spans)
+    theirs, their_rows = torch_embedder.embed_with_sentences(texts, spans)
+    assert getattr(real_embedder, "dtype", None) == resolve_dtype("auto")
+    assert (np.sum(ours * theirs, axis=1) > 0.999).all()
+    for a, b in zip(our_rows, their_rows, strict=True):
+        assert a is not None and b is not None and a.shape == b.shape
+        assert (np.sum(a * b, axis=1) > 0.999).all()
