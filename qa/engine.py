@@ -155,16 +155,14 @@ class Engine:
         wanted = replace(question, k=max(question.k, self.quote_settings.passages))
         with self._lock:
             self.refresh()
-            query = self.embedder.embed_query(question.text)
-            hits = self.retriever.search(wanted, query, applied.scope())
+            query, hits = self.retriever.embed_and_search(wanted, applied.scope())
             if not hits and not written.empty and not has_keys(text):
                 # "in 2015" may be part of the question, not a filter: when the phrase's
                 # scope holds nothing, ask again without it, the phrase kept as words.
                 applied = filters or Filters()
                 question = Question.parse(text, k)
                 wanted = replace(question, k=wanted.k)
-                query = self.embedder.embed_query(question.text)
-                hits = self.retriever.search(wanted, query, applied.scope())
+                query, hits = self.retriever.embed_and_search(wanted, applied.scope())
             scored = score_sentences(question, query, hits, self._sentences, self.quote_settings)
             scored = by_date(scored, today, recent)
             hits = order_passages(hits, scored)[: question.k]
@@ -196,8 +194,7 @@ class Engine:
         wide = replace(self.quote_settings, passages=question.k)
         with self._lock:
             self.refresh()
-            query = self.embedder.embed_query(question.text)
-            hits = self.retriever.search(question, query, applied.scope())
+            query, hits = self.retriever.embed_and_search(question, applied.scope())
             scored = score_sentences(question, query, hits, self._sentences, wide)
             best = one_per_story(scored, self.abstention.min_support)[:limit]
             quotes = self._also_reported([quote_of(c) for c in best], hits)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +15,9 @@ from index.records import Scope
 from qa.answer import Hit, Question
 
 EXACT_SCOPE = 50_000  # a scope of at most this many chunks is searched exactly
+# Keyword searches of every retriever in the process; a bot's questions are answered one at
+# a time per engine, so two threads are ample.
+_KEYWORD_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="keyword")
 
 
 @dataclass(frozen=True)
@@ -41,15 +45,28 @@ class Retriever:
         A `scope` (dates, source) applies inside both searches, so a filtered question still
         gets k passages when k exist.
         """
-        if query is None:
-            query = self.embedder.embed_query(question.text)
+        return self.embed_and_search(question, scope, query)[1]
+
+    def embed_and_search(
+        self, question: Question, scope: Scope | None = None, query: np.ndarray | None = None
+    ) -> tuple[np.ndarray, list[Hit]]:
+        """(the question's vector, `search`'s passages).
+
+        Keyword search needs no vector, so it runs on another thread while the question is
+        embedded and searched densely: SQLite, OpenVINO and FAISS let go of the GIL, and the
+        two take a core each (100k chunks: see docs/benchmarks.md).
+        """
         s = self.settings
         n = max(s.candidates, question.k)
+        keyword = _KEYWORD_THREADS.submit(self.reader.keyword, question.text, n, scope)
+        try:
+            if query is None:
+                query = self.embedder.embed_query(question.text)
+            dense = self._dense(query, n, scope)
+        finally:
+            words = keyword.result()  # never left running, even when embedding failed
         fused: dict[int, float] = {}
-        for weight, ranking in (
-            (1.0, self._dense(query, n, scope)),
-            (s.keyword_weight, self.reader.keyword(question.text, n, scope)),
-        ):
+        for weight, ranking in ((1.0, dense), (s.keyword_weight, words)):
             for rank, (cid, _) in enumerate(ranking):
                 fused[cid] = fused.get(cid, 0.0) + weight / (s.rrf_k + rank + 1)
         order = sorted(fused, key=lambda cid: -fused[cid])
@@ -58,10 +75,10 @@ class Retriever:
         chunks = self.reader.chunks(order[: question.k * 2 + 5])
         present = [cid for cid in order if cid in chunks]
         if not present:
-            return []
+            return query, []
         cosines = dict(zip(present, self.reader.vectors_of(present) @ query, strict=True))
         hits = [Hit(chunk=chunks[c], score=fused[c], cosine=float(cosines[c])) for c in present]
-        return distinct(hits, question.k)
+        return query, distinct(hits, question.k)
 
     def _dense(self, query: np.ndarray, n: int, scope: Scope | None) -> list[tuple[int, float]]:
         """Top `n` (chunk id, cosine), among the chunks in `scope` when one is given."""

@@ -78,3 +78,41 @@ def test_abstained_answer_keeps_the_closest_passages(tmp_path: Path) -> None:
     assert answer.abstained and answer.quotes == ()
     assert answer.passages, "the closest passages are there for those who ask"
     assert answer.to_dict()["abstained"] is True
+
+
+def test_keyword_search_on_its_thread_gives_what_one_thread_would(tmp_path: Path) -> None:
+    """embed_and_search runs keyword search beside embedding and dense search: the same
+    vector, and the same fused passages, as embedding first and searching after; an
+    embedding that fails still fails, with the keyword search finished, not left running."""
+    import threading
+
+    import numpy as np
+    import pytest
+
+    eng = engine(tmp_path)
+    question = Question.parse("Which ships does Turkey inspect?", k=3)
+    seen: list[str] = []
+    real_keyword = eng.reader.keyword
+
+    def keyword(*args: object) -> list[tuple[int, float]]:
+        seen.append(threading.current_thread().name)
+        out = real_keyword(*args)  # type: ignore[arg-type]
+        seen.append("done")
+        return out
+
+    eng.reader.keyword = keyword  # type: ignore[method-assign]
+    query, hits = eng.retriever.embed_and_search(question)
+    assert seen and seen[0].startswith("keyword") and seen[0] != threading.current_thread().name
+    assert np.allclose(query, eng.embedder.embed_query(question.text))
+    alone = eng.retriever.search(question, eng.embedder.embed_query(question.text))
+    assert [h.chunk.id for h in hits] == [h.chunk.id for h in alone] and hits
+
+    def broken(_text: str) -> np.ndarray:
+        raise RuntimeError("the model failed")
+
+    eng.retriever.embedder.embed_query = broken  # type: ignore[method-assign]
+    calls = len(seen)
+    with pytest.raises(RuntimeError, match="the model failed"):
+        eng.retriever.embed_and_search(question)
+    assert len(seen) == calls + 2 and seen[-1] == "done"  # finished before the error came out
+    eng.close()
