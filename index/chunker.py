@@ -21,10 +21,11 @@ def chunk_text(
     """Group whole sentences into chunks of at most `budget` word-pieces.
 
     Paragraphs (separated by a line end) are packed whole while they fit: a paragraph that
-    does not fit in what is left of a chunk, but fits one of its own, starts the next chunk,
-    so a chunk does not straddle the end of one topic and the start of another (measured in
-    docs/quality.md). A longer paragraph is split between sentences, each piece after the
-    first repeating the trailing sentences of the one before, up to `overlap` word-pieces.
+    does not fit in what is left of a chunk starts the next chunk, so a chunk does not
+    straddle the end of one topic and the start of another (measured in docs/quality.md). A
+    paragraph longer than a chunk is split between sentences, each piece after the first
+    repeating the trailing sentences of the one before, up to `overlap` word-pieces, where
+    they leave room for something new.
     A sentence longer than `budget` is cut at word-piece boundaries (at whitespace where one
     is near), the only case where a chunk edge is not a sentence edge.
     """
@@ -35,10 +36,8 @@ def chunk_text(
     while i < len(units):
         j, used = i, 0
         while j < len(units) and (j == i or used + units[j][2] <= budget):
-            if j > i and opens[j]:
-                size = _paragraph_tokens(units, opens, j)
-                if used + size > budget and size <= budget:
-                    break  # the next paragraph fits a chunk of its own: it starts the next
+            if j > i and opens[j] and used + _paragraph_tokens(units, opens, j) > budget:
+                break  # the next paragraph does not fit what is left: it starts the next
             used += units[j][2]
             j += 1
         part = units[i:j]
@@ -54,9 +53,16 @@ def chunk_text(
         if j >= len(units):
             break
         # Step back over trailing sentences of the same paragraph that fit the overlap,
-        # never to where we began; a chunk that ended a paragraph is not repeated.
+        # never to where we began, and only as far as leaves room for the next sentence (a
+        # chunk of repeated sentences alone would add nothing); a chunk that ended a
+        # paragraph is not repeated.
         back, carried = j, 0
-        while back - 1 > i and not opens[back] and carried + units[back - 1][2] <= overlap:
+        while (
+            back - 1 > i
+            and not opens[back]
+            and carried + units[back - 1][2] <= overlap
+            and carried + units[back - 1][2] + units[j][2] <= budget
+        ):
             back -= 1
             carried += units[back][2]
         i = back

@@ -27,7 +27,10 @@ def split_sentences(text: str, lang: str | None = None) -> list[tuple[int, int]]
     spans: list[tuple[int, int]] = []
     for line in _LINE.finditer(text):
         base = line.start()
-        for b in sentencex.get_sentence_boundaries(lang, line.group()):
+        # A backtick opening a quotation (`simples’, typewriter style) is not paired by
+        # sentencex with the quote that closes it, so no sentence ended until some later
+        # apostrophe; as ‘ (one character for one, offsets unchanged) it is.
+        for b in sentencex.get_sentence_boundaries(lang, line.group().replace("`", "\u2018")):
             if b["is_paragraph_break"]:
                 continue
             start, end = base + b["start_index"], base + b["end_index"]

@@ -67,3 +67,42 @@ def test_sentence_spans_are_exact_and_lines_break() -> None:
         "Fourth?",
         "Fifth!",
     ]
+
+
+def test_a_long_paragraph_starts_its_own_chunk() -> None:
+    """A paragraph longer than a chunk is not begun in what is left of the chunk before: that
+    chunk would hold two topics (XQuAD's Pharmacy: UK technicians, then medieval chemists)."""
+    short = "Technicians work in pharmacies. They are regulated."  # 7 words
+    long = " ".join(f"Chemist {i} made drugs here." for i in range(12))  # 60 words
+    text = f"{short}\n{long}"
+    chunks = chunk_text(text, split_sentences(text, "en"), words, budget=30, overlap=8)
+    assert text[chunks[0].start : chunks[0].end] == short
+    assert all(text[c.start : c.end].startswith("Chemist") for c in chunks[1:])
+    assert all(c.tokens <= 30 for c in chunks) and chunks[-1].end == len(text)
+
+
+def test_overlap_never_makes_a_chunk_of_repeated_sentences_alone() -> None:
+    """Where the overlap and the next sentence do not fit one chunk, the next chunk starts
+    at that sentence: a chunk of carried-over sentences alone would repeat, and add nothing."""
+    first = "One two three four five six. Seven eight nine ten."
+    huge = " ".join(f"w{i}" for i in range(27)) + "."  # 27 words: fits only without overlap
+    text = f"{first} {huge} Last words here."
+    chunks = chunk_text(text, split_sentences(text, "en"), words, budget=30, overlap=8)
+    for a, b in itertools.pairwise(chunks):
+        assert b.end > a.end, "every chunk holds something the one before did not"
+    assert any(text[c.start : c.end].startswith("w0") for c in chunks)
+
+
+def test_a_backtick_quotation_does_not_swallow_the_sentences_after_it() -> None:
+    """XQuAD's Pharmacy: "prepare the `simples’ from which..." made one 1,085-character
+    sentence of five, up to the apostrophe of a later 'Mesue'."""
+    text = (
+        "It explains how to prepare the `simples’ from which drugs were made. Sabur was the "
+        "first. Al-Biruni wrote a book. Of impact were the works by 'Mesue' the younger."
+    )
+    spans = split_sentences(text, "en")
+    assert [text[s:e] for s, e in spans][:2] == [
+        "It explains how to prepare the `simples’ from which drugs were made.",
+        "Sabur was the first.",
+    ]
+    assert len(spans) == 4
