@@ -37,6 +37,16 @@ class Counting(Timed):
         self.texts += len(texts)
         return super().embed_batch(texts, progress=progress)
 
+    def embed_with_sentences(
+        self,
+        texts: Sequence[str],
+        spans: Sequence[Sequence[tuple[int, int]]],
+        *,
+        progress: bool = False,
+    ) -> tuple[np.ndarray, list[np.ndarray | None]]:
+        self.texts += len(texts)  # the chunks; their sentences come from the same pass
+        return super().embed_with_sentences(texts, spans, progress=progress)
+
     def factory(self, model: str) -> Counting:
         return self
 
@@ -56,15 +66,15 @@ def main() -> None:
     args = p.parse_args()
     header(f"incremental ingest of {args.articles} articles into {args.chunks} chunks")
     from index.build import ingest, prepare
-    from index.embedder import SentenceTransformerEmbedder
     from index.reader import IndexReader
     from index.settings import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS, DEFAULT_MODEL, Settings
     from index.vectors import VectorIndex, choose_search
+    from qa.engine import load_embedder
 
     real = real_chunks(args.work, 2000)
     kind = choose_search(args.chunks)
     source = index_folder(args.work, real, args.chunks, kind)
-    embedder = SentenceTransformerEmbedder(DEFAULT_MODEL)
+    embedder = load_embedder(Settings.from_env({}), writing=True)(DEFAULT_MODEL)  # as ingest
     rows: list[list[object]] = []
     totals, embeds, texts = [], [], 0
     for r in range(args.repeats):

@@ -207,13 +207,6 @@ def main() -> None:
         if args.memory_only:
             for k, (rss, seconds) in memory(folders, qs[:10]).items():
                 print(f"{size} {k}: qa ask peak RSS {rss:.0f} MB ({seconds:.0f} s, 10 questions)")
-            for k, f in folders.items():
-                rss, seconds = peak_rss_mb(
-                    ["-m", "benchmarks.cold_start", "--child", "onnx", "--index", str(f),
-                     "--work", str(args.work)],
-                    "",
-                )  # fmt: skip
-                print(f"{size} {k}: ONNX prototype peak RSS {rss:.0f} MB (1 question)")
             continue
         print(f"measuring {size} chunks ...", flush=True)
         results.append(measure(size, folders, qs))
@@ -221,7 +214,11 @@ def main() -> None:
             mem[size] = memory(folders, qs[:10])
     if args.memory_only:
         return footer()
-    (args.work / "query-results.json").write_text(json.dumps(results, indent=1))
+    # Kept by size, so that runs of different sizes (1M alone, say) plot together.
+    saved = args.work / "query-results.json"
+    kept = json.loads(saved.read_text()) if saved.exists() else []
+    merged = {r["size"]: r for r in [*kept, *results]}
+    saved.write_text(json.dumps([merged[k] for k in sorted(merged)], indent=1))
     rows = []
     for r in results:
         for k in KINDS:
