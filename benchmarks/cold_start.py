@@ -56,23 +56,23 @@ def child_env(cache: Path) -> dict[str, str]:
 
 def prepare_caches(work: Path) -> tuple[Path, Path]:
     """(a cache with the default model exported, one where it is marked unsupported)."""
-    from index.onnx_embedder import FORMAT, ExportMeta, fingerprint, model_folder
+    from index.exported import FORMAT, ExportMeta, fingerprint, model_folder
     from index.settings import DEFAULT_MODEL
 
-    onnx, torch = work / "cache-onnx", work / "cache-torch"
+    export, torch = work / "cache-export", work / "cache-torch"
     subprocess.run(
-        [sys.executable, "-c", "from index.onnx_export import ensure_export as e; "
+        [sys.executable, "-c", "from index.export import ensure_export as e; "
          f"assert e({DEFAULT_MODEL!r})"],
-        cwd=ROOT, env=child_env(onnx), check=True,
+        cwd=ROOT, env=child_env(export), check=True,
     )  # fmt: skip
     folder = model_folder(DEFAULT_MODEL)
     assert folder is not None
     key = fingerprint(folder)
-    marker = torch / "newsqa" / "onnx" / key
+    marker = torch / "newsqa" / "exports" / key
     marker.mkdir(parents=True, exist_ok=True)
     meta = ExportMeta(FORMAT, key, str(folder), supported=False, reason="the torch baseline")
     (marker / "meta.json").write_text(meta.to_json())
-    return onnx, torch
+    return export, torch
 
 
 def stages_child(index: Path, question: str) -> None:
@@ -103,7 +103,7 @@ def stages_child(index: Path, question: str) -> None:
     mark("import qa.engine, qa.render")
     settings = Settings.from_env({}, index_dir=index)
     embedder = load_embedder(settings)(DEFAULT_MODEL)
-    assert type(embedder).__name__ == "OnnxEmbedder", "no model export in XDG_CACHE_HOME"
+    assert type(embedder).__name__ == "ExportedEmbedder", "no model export in XDG_CACHE_HOME"
     mark("load_embedder: fingerprint, compile, tokenizer, canary check")
     engine = Engine(settings, lambda _m: embedder)
     mark("Engine: open the index (SQLite, FAISS file)")
@@ -140,20 +140,20 @@ def main() -> None:
 
     real = real_chunks(args.work, 2000)
     folder = index_folder(args.work, real, args.chunks, choose_search(args.chunks))
-    onnx_cache, torch_cache = prepare_caches(args.work)
+    export_cache, torch_cache = prepare_caches(args.work)
     assert questions(1)  # the question is about a real XQuAD article
     ask = ["-m", "qa", "ask", QUESTION, "--index", str(folder)]
     variants = {
-        "python -c pass": (["-c", "print(1)"], onnx_cache),
-        "import torch": (["-c", "import torch; print(1)"], onnx_cache),
+        "python -c pass": (["-c", "print(1)"], export_cache),
+        "import torch": (["-c", "import torch; print(1)"], export_cache),
         "import sentence_transformers": (
-            ["-c", "import sentence_transformers; print(1)"], onnx_cache
+            ["-c", "import sentence_transformers; print(1)"], export_cache
         ),
-        "qa ask QUESTION (the export, OpenVINO)": (ask, onnx_cache),
+        "qa ask QUESTION (the export, OpenVINO)": (ask, export_cache),
         "qa ask QUESTION, torch fallback": (ask, torch_cache),
     }  # fmt: skip
     times: dict[str, list[tuple[float, float]]] = {k: [] for k in variants}
-    spawn(ask, child_env(onnx_cache))  # the index files into the page cache, as after any use
+    spawn(ask, child_env(export_cache))  # the index files into the page cache, as after any use
     for r in range(args.repeats):
         for name, (argv, cache) in variants.items():
             times[name].append(spawn(argv, child_env(cache)))
@@ -179,7 +179,7 @@ def main() -> None:
             str(folder),
         ],
         cwd=ROOT,
-        env=child_env(onnx_cache),
+        env=child_env(export_cache),
         capture_output=True,
         text=True,
         check=True,

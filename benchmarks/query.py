@@ -75,7 +75,7 @@ def measure(size: int, folders: dict[str, Path], qs: list[str]) -> dict:
     from qa.engine import Engine, load_embedder
     from qa.quotes import select_quotes
 
-    # What `qa ask` embeds questions with: the ONNX export where there is one.
+    # What `qa ask` embeds questions with: the model's export where there is one.
     embedder = load_embedder(Settings.from_env({}))(DEFAULT_MODEL)
     engines = {
         k: Engine(Settings.from_env({}, index_dir=f), lambda _m: embedder)

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 def load_embedder(settings: Settings, *, writing: bool = False) -> Callable[[str], Embedder]:
     """A factory of the real embedder for a model name.
 
-    The model's cached export where there is a sound one (index/onnx_embedder.py): OpenVINO
+    The model's cached export where there is a sound one (index/exported.py): OpenVINO
     and tokenizers, ready in a fraction of a second where importing torch and
     sentence-transformers takes seconds, and faster per batch. For answering (the default)
     in float32; when `writing` (ingest, rebuild: long runs of batches) with the settings'
@@ -45,8 +45,8 @@ def load_embedder(settings: Settings, *, writing: bool = False) -> Callable[[str
     """
 
     def make(model: str) -> Embedder:
-        from index.onnx_embedder import open_export
-        from index.onnx_export import ensure_export
+        from index.export import ensure_export
+        from index.exported import open_export
 
         if writing:
             ensure_export(model)  # torch is loaded only when there is none yet

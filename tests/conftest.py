@@ -35,12 +35,12 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def real_embedder(private_cache: Path) -> Embedder:
     """The bundled all-MiniLM-L6-v2 as `qa ingest` embeds with it (its export, run by
     OpenVINO in bfloat16 where that is fast), made and loaded once per test session."""
-    from index.onnx_embedder import OnnxEmbedder
+    from index.exported import ExportedEmbedder
     from index.settings import DEFAULT_MODEL
     from qa.engine import load_embedder
 
     embedder = load_embedder(Settings.from_env({}), writing=True)(DEFAULT_MODEL)
-    assert isinstance(embedder, OnnxEmbedder), "the bundled model has an export"
+    assert isinstance(embedder, ExportedEmbedder), "the bundled model has an export"
     return embedder
 
 

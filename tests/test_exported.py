@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 from index.embedder import Embedder, resolve_model
-from index.onnx_embedder import (
+from index.exported import (
     FORMAT,
+    ExportedEmbedder,
     ExportMeta,
-    OnnxEmbedder,
     cache_root,
     fingerprint,
     model_folder,
@@ -48,7 +48,7 @@ def demo_texts() -> list[str]:
 @pytest.fixture(scope="session")
 def exported(private_cache: Path) -> Path:
     """The session cache with the bundled model exported (as `qa ingest` would leave it)."""
-    from index.onnx_export import ensure_export
+    from index.export import ensure_export
 
     path = ensure_export(DEFAULT_MODEL)
     assert path is not None and path.parent == cache_root()
@@ -56,7 +56,7 @@ def exported(private_cache: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def onnx(exported: Path) -> OnnxEmbedder:
+def openvino(exported: Path) -> ExportedEmbedder:
     embedder = open_export(DEFAULT_MODEL)
     assert embedder is not None
     return embedder
@@ -72,7 +72,7 @@ def float32_embedder() -> Embedder:
 @pytest.fixture
 def cache_copy(exported: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private copy of the exported cache, to break; the export folder in it."""
-    root = tmp_path / "cache" / "newsqa" / "onnx"
+    root = tmp_path / "cache" / "newsqa" / "exports"
     shutil.copytree(exported, root / exported.name)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     assert cache_root() == root
@@ -80,33 +80,35 @@ def cache_copy(exported: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_vectors_equal_sentence_transformers(
-    onnx: OnnxEmbedder, float32_embedder: Embedder, real_embedder: Embedder
+    openvino: ExportedEmbedder, float32_embedder: Embedder, real_embedder: Embedder
 ) -> None:
     texts = [*QUESTIONS, *demo_texts()]
-    got, want = onnx.embed_batch(texts), float32_embedder.embed_batch(texts)
+    got, want = openvino.embed_batch(texts), float32_embedder.embed_batch(texts)
     assert got.shape == want.shape == (len(texts), 384) and got.dtype == np.float32
     assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
     assert (got * want).sum(axis=1).min() > 0.9999
     # The index holds what ingest wrote (bfloat16 where fast): a float32 query still matches.
     assert (got * real_embedder.embed_batch(texts)).sum(axis=1).min() > 0.999
-    assert np.allclose(onnx.embed_query(QUESTIONS[0]), got[0], atol=1e-5)
+    assert np.allclose(openvino.embed_query(QUESTIONS[0]), got[0], atol=1e-5)
 
 
-def test_batches_and_order_do_not_change_vectors(onnx: OnnxEmbedder, exported: Path) -> None:
+def test_batches_and_order_do_not_change_vectors(
+    openvino: ExportedEmbedder, exported: Path
+) -> None:
     texts = demo_texts()[:7]
-    whole = onnx.embed_batch(texts)
+    whole = openvino.embed_batch(texts)
     meta = ExportMeta.from_json((exported / "meta.json").read_text())
-    small = OnnxEmbedder(onnx.name, exported, meta, batch_size=2)
+    small = ExportedEmbedder(openvino.name, exported, meta, batch_size=2)
     assert np.allclose(small.embed_batch(texts[::-1])[::-1], whole, atol=1e-5)
-    assert np.allclose(np.stack([onnx.embed_query(t) for t in texts]), whole, atol=1e-5)
-    assert onnx.embed_batch([]).shape == (0, 384)
+    assert np.allclose(np.stack([openvino.embed_query(t) for t in texts]), whole, atol=1e-5)
+    assert openvino.embed_batch([]).shape == (0, 384)
 
 
-def test_token_spans_and_sizes_agree(onnx: OnnxEmbedder, torch_embedder: Embedder) -> None:
+def test_token_spans_and_sizes_agree(openvino: ExportedEmbedder, torch_embedder: Embedder) -> None:
     texts = [*QUESTIONS, *demo_texts()]
-    assert onnx.token_spans(texts) == torch_embedder.token_spans(texts)
-    assert onnx.token_spans([]) == []
-    assert (onnx.name, onnx.dimension, onnx.max_tokens) == (
+    assert openvino.token_spans(texts) == torch_embedder.token_spans(texts)
+    assert openvino.token_spans([]) == []
+    assert (openvino.name, openvino.dimension, openvino.max_tokens) == (
         torch_embedder.name,
         torch_embedder.dimension,
         torch_embedder.max_tokens,
@@ -227,7 +229,7 @@ def test_model_with_a_prompt_is_not_exported_and_falls_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     from index.embedder import SentenceTransformerEmbedder
-    from index.onnx_export import ensure_export
+    from index.export import ensure_export
     from index.settings import Settings
     from qa.engine import load_embedder
 
@@ -251,19 +253,19 @@ def test_export_that_disagrees_is_discarded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A graph whose vectors differ from sentence-transformers' is never installed."""
-    from index.onnx_export import ensure_export
+    from index.export import ensure_export
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     folder = linked_model(tmp_path)
-    real_run = OnnxEmbedder._run
+    real_run = ExportedEmbedder._run
 
-    def skewed(self: OnnxEmbedder, batches: list[list[object]], **kw: bool) -> list:
+    def skewed(self: ExportedEmbedder, batches: list[list[object]], **kw: bool) -> list:
         out = real_run(self, batches, **kw)
         for pooled, _ in out:
             pooled[:, :20] += 0.05  # a small, systematic error
         return out
 
-    monkeypatch.setattr(OnnxEmbedder, "_run", skewed)
+    monkeypatch.setattr(ExportedEmbedder, "_run", skewed)
     with caplog.at_level(logging.WARNING):
         assert ensure_export(str(folder)) is None
     assert "disagree with sentence-transformers" in caplog.text
@@ -277,9 +279,9 @@ def test_stale_export_of_a_changed_model_is_replaced(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exported: Path
 ) -> None:
     """A model folder that changed has a new key; its old export is removed at the next one."""
-    from index.onnx_export import _remove_stale
+    from index.export import _remove_stale
 
-    root = tmp_path / "cache" / "newsqa" / "onnx"
+    root = tmp_path / "cache" / "newsqa" / "exports"
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     shutil.copytree(exported, root / ("0" * 32), copy_function=os.link)
     (root / ".dead.1.ff.tmp").mkdir()
@@ -292,7 +294,7 @@ def test_stale_export_of_a_changed_model_is_replaced(
     assert open_export(DEFAULT_MODEL) is not None
 
 
-def test_engine_answers_through_onnx(
+def test_engine_answers_through_the_export(
     exported: Path, demo_index: Path, real_factory: Callable[[str], Embedder]
 ) -> None:
     from index.settings import Settings
@@ -302,7 +304,7 @@ def test_engine_answers_through_onnx(
     engine = Engine(Settings.from_env({}, index_dir=demo_index))
     reference = Engine(Settings.from_env({}, index_dir=demo_index), real_factory)
     try:
-        assert isinstance(engine.embedder, OnnxEmbedder)
+        assert isinstance(engine.embedder, ExportedEmbedder)
         answer, want = engine.ask(DEMO_QUESTION), reference.ask(DEMO_QUESTION)
         assert DEMO_ANSWER_START in " ".join(answer.quotes[0].text.split())
         assert [q.text for q in answer.quotes] == [q.text for q in want.quotes]

@@ -1,4 +1,4 @@
-"""Making the export that `index.onnx_embedder` embeds with: once per model, with torch.
+"""Making the export that `index.exported` embeds with: once per model, with torch.
 
 Called by an ingest or rebuild before it embeds, and by a question that had to fall back to
 sentence-transformers. The model is loaded in float32 and its whole module pipeline converted
@@ -23,14 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from index.embedder import normalise
-from index.onnx_embedder import (
+from index.exported import (
     CANARY,
     FILES,
     FORMAT,
     MIN_COSINE,
     OUTPUTS,
+    ExportedEmbedder,
     ExportMeta,
-    OnnxEmbedder,
     agreement,
     cache_root,
     fingerprint,
@@ -133,7 +133,7 @@ def _export(folder: Path, key: str, tmp: Path) -> ExportMeta:
         versions=_versions(),
     )
     try:
-        got = OnnxEmbedder("check", tmp, meta).embed_batch(list(CHECK_TEXTS))
+        got = ExportedEmbedder("check", tmp, meta).embed_batch(list(CHECK_TEXTS))
     except Exception as e:  # OpenVINO's load and run errors share no type
         return _write_meta(tmp, replace(unsupported, reason=f"OpenVINO cannot run it: {e}"))
     cosine = agreement(got, reference)
@@ -233,7 +233,9 @@ def _install(tmp: Path, target: Path) -> None:
 
 
 def _remove_stale(root: Path, folder: Path, key: str) -> None:
-    """Exports of earlier states of the same model folder, and temporary folders of dead runs."""
+    """Exports of earlier states of the same model folder, temporary folders of dead runs,
+    and the ONNX exports of earlier versions (in a sibling folder, `onnx`)."""
+    shutil.rmtree(root.parent / "onnx", ignore_errors=True)
     for path in root.iterdir():
         if path.name.endswith(".tmp"):
             try:

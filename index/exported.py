@@ -3,7 +3,7 @@
 Importing sentence-transformers (and torch under it) takes seconds, longer than the rest of a
 `qa ask` together; OpenVINO and tokenizers import in a fraction of one. And OpenVINO's fused
 kernels embed a batch faster than torch does, most of all in bfloat16. So questions and ingest
-both run an export of the model made once with torch by `index.onnx_export` (before the first
+both run an export of the model made once with torch by `index.export` (before the first
 ingest or rebuild embeds, or by the first question that had to load torch); this module never
 imports torch.
 
@@ -95,7 +95,7 @@ def cache_root() -> Path:
     """
     from platformdirs import user_cache_path
 
-    return user_cache_path("newsqa") / "onnx"
+    return user_cache_path("newsqa") / "exports"
 
 
 def model_folder(name: str) -> Path | None:
@@ -152,7 +152,7 @@ def discard(path: Path, why: str) -> None:
 
 def open_export(
     name: str, *, batch_size: int = 16, dtype: str = "float32", throughput: bool = False
-) -> OnnxEmbedder | None:
+) -> ExportedEmbedder | None:
     """The embedder of the model `name`'s export if a sound one is cached, else None.
 
     For questions as it stands; for ingest with `throughput` and the settings' `dtype`.
@@ -178,7 +178,7 @@ def open_export(
             discard(path, f"{file} has {actual} bytes, not {size}")
             return None
     try:
-        embedder = OnnxEmbedder(
+        embedder = ExportedEmbedder(
             name, path, meta, batch_size=batch_size, dtype=dtype, throughput=throughput
         )
     except Exception as e:  # OpenVINO's load errors share no type; any of them means broken
@@ -199,7 +199,7 @@ def agreement(a: np.ndarray, b: np.ndarray) -> float:
     return float((normalise(a) * normalise(b)).sum(axis=1).min())
 
 
-class OnnxEmbedder(Embedder):
+class ExportedEmbedder(Embedder):
     """A sentence-transformers model's export, run by OpenVINO on the CPU; no torch imported.
 
     For questions (the default) in float32, one batch at a time on every core. For ingest
