@@ -56,7 +56,7 @@ def versions() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     out = []
-    for name in ("torch", "sentence-transformers", "faiss-cpu", "numpy"):
+    for name in ("torch", "sentence-transformers", "openvino", "faiss-cpu", "numpy"):
         try:
             out.append(f"{name} {version(name)}")
         except PackageNotFoundError:
