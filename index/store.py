@@ -20,52 +20,8 @@ from index import int8
 from index.errors import IndexCorrupt
 from index.keyword_query import POSTINGS_BUDGET, match_expression, query_terms, split
 from index.records import Article, Chunk, Scope, StoredChunk
+from index.schema import CHUNK_COLUMNS, SCHEMA
 from index.textnorm import fold
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS articles (
-    rowid INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
-    title TEXT NOT NULL,
-    text TEXT NOT NULL,
-    url TEXT, published TEXT, source TEXT, lang TEXT, path TEXT,
-    text_hash TEXT NOT NULL UNIQUE,
-    added TEXT NOT NULL,
-    updated TEXT NOT NULL,
-    story INTEGER                               -- rowid of the first article of its story
-);
-CREATE TABLE IF NOT EXISTS chunks (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,      -- the FAISS id; never reused
-    article INTEGER NOT NULL REFERENCES articles(rowid),
-    seq INTEGER NOT NULL,
-    start INTEGER NOT NULL,
-    "end" INTEGER NOT NULL,
-    tokens INTEGER NOT NULL,
-    sentences TEXT NOT NULL,                    -- JSON [[start, end], ...], article offsets
-    vector BLOB NOT NULL                        -- float32, unit length
-);
--- The vectors of each chunk's sentences, read in context (index.embedder), in the order of
--- chunks.sentences; index.int8 packs them. A chunk without a row has its sentences embedded
--- when a question needs them (indexes written before this table, embedders without it).
-CREATE TABLE IF NOT EXISTS sentence_vectors (
-    chunk INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
-    vectors BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks(article);
-CREATE INDEX IF NOT EXISTS articles_by_date ON articles(published);
-CREATE INDEX IF NOT EXISTS articles_by_story ON articles(story);
--- Contentless: rows are folded title + chunk text; deleting re-supplies the same text.
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    body, content='', tokenize='unicode61 remove_diacritics 2'
-);
-"""
-
-_CHUNK_COLUMNS = """
-    c.id, a.id, a.title, a.url, a.published, a.source,
-    substr(a.text, c.start + 1, c."end" - c.start), c.start, c."end", c.sentences,
-    coalesce(a.story, a.rowid)
-"""
 
 
 @dataclass(frozen=True)
@@ -130,7 +86,7 @@ class Store:
         else:
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = FULL")
-            self._db.executescript(_SCHEMA)
+            self._db.executescript(SCHEMA)
         self._db.execute("PRAGMA foreign_keys = ON")
         self._sentence_table = False
 
@@ -391,7 +347,7 @@ class Store:
             return {}
         marks = ",".join("?" * len(wanted))
         rows = self._db.execute(
-            f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN articles a ON a.rowid = c.article "
+            f"SELECT {CHUNK_COLUMNS} FROM chunks c JOIN articles a ON a.rowid = c.article "
             f"WHERE c.id IN ({marks})",
             wanted,
         )

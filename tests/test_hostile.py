@@ -106,6 +106,6 @@ def test_no_sql_is_built_from_user_text() -> None:
             sql = node.args[0] if node.args else None
             if isinstance(sql, ast.JoinedStr):
                 names = {n.id for n in ast.walk(sql) if isinstance(n, ast.Name)}
-                assert names <= {"marks", "where", "_CHUNK_COLUMNS"}, f"{path.name}:{node.lineno}"
+                assert names <= {"marks", "where", "CHUNK_COLUMNS"}, f"{path.name}:{node.lineno}"
             else:
                 assert isinstance(sql, ast.Constant | ast.Name), f"{path.name}:{node.lineno}"
