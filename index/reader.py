@@ -42,8 +42,6 @@ class IndexReader:
             raise IndexMissing(f"no index in {folder}; run `qa ingest PATH --index {folder}` first")
         self.store = Store(self.layout.store, readonly=True)
         self.manifest, self._vectors = self._load()
-        self._ids: np.ndarray | None = None  # sorted ids held by _vectors, made on demand
-        self._ids_generation = -1
 
     def _load(self) -> tuple[Manifest, VectorIndex]:
         folder = self.layout.folder
@@ -92,12 +90,9 @@ class IndexReader:
         """Top `k` (chunk id, cosine) for a (d,) unit query vector."""
         return self._vectors.search(query, k)
 
-    def present(self, ids: np.ndarray) -> np.ndarray:
-        """The ids among `ids` that this generation's vector index holds."""
-        if self._ids is None or self._ids_generation != self.manifest.generation:
-            self._ids = np.sort(self._vectors.ids())
-            self._ids_generation = self.manifest.generation
-        return ids[np.isin(ids, self._ids, assume_unique=True)]
+    def dense_among(self, query: np.ndarray, ids: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Exact top `k` (chunk id, cosine) among `ids` (a scope's chunks)."""
+        return self._vectors.search_among(query, ids, k)
 
     def vectors_of(self, ids: list[int]) -> np.ndarray:
         """(len(ids), d) stored unit vectors of chunks known to this generation."""

@@ -62,6 +62,8 @@ class VectorIndex:
         self._removed = 0
         if self.kind == "hnsw":
             self._removed = int((faiss.vector_to_array(index.id_map) < 0).sum())
+        # (ids sorted, ids by storage row, the rows in sorted order): made by _rows_of
+        self._rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def empty(cls, dimension: int, search: str = "flat") -> VectorIndex:
@@ -105,6 +107,7 @@ class VectorIndex:
         return int(self._index.ntotal) - self._removed
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        self._rows = None
         # One thread here too: building a graph on two threads was no faster on a shared
         # two-core machine (66 s for 50k vectors either way).
         if len(ids):
@@ -116,6 +119,7 @@ class VectorIndex:
     def remove(self, ids: np.ndarray | list[int]) -> None:
         if not len(ids):
             return
+        self._rows = None
         if self.kind == "flat":
             self._index.remove_ids(np.asarray(ids, dtype=np.int64))
             return
@@ -157,6 +161,40 @@ class VectorIndex:
         )
         # FAISS pads with id -1 when it has fewer than k results.
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def search_among(self, query: np.ndarray, ids: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Exact top `k` (chunk id, cosine) among `ids`, for a scope; ids not held are passed
+        over. The stored vectors are scanned in place, only those in `ids` scored, instead of
+        copied out (1M chunks, 40,000 in a year's scope: 25-34 ms against 35-250 ms)."""
+        faiss = _faiss()
+        rows = self._rows_of(np.asarray(ids, dtype=np.int64))
+        k = min(k, len(rows))
+        if k <= 0:
+            return []
+        inner = faiss.downcast_index(self._index.index)
+        storage = faiss.downcast_index(inner.storage) if self.kind == "hnsw" else inner
+        selector = faiss.IDSelectorBatch(rows)  # of storage rows, not chunk ids
+        params = faiss.SearchParameters(sel=selector)
+        scores, found = storage.search(
+            np.asarray(query, np.float32).reshape(1, -1), k, params=params
+        )
+        id_map = (
+            self._rows[1] if self._rows is not None else faiss.vector_to_array(self._index.id_map)
+        )
+        return [
+            (int(id_map[r]), float(s)) for r, s in zip(found[0], scores[0], strict=True) if r >= 0
+        ]
+
+    def _rows_of(self, ids: np.ndarray) -> np.ndarray:
+        """The storage rows holding these chunk ids (those held; tombstones never match)."""
+        if self._rows is None:
+            id_map = _faiss().vector_to_array(self._index.id_map)
+            order = np.argsort(id_map, kind="stable")
+            self._rows = (id_map[order], id_map, order)
+        sorted_ids, _, order = self._rows
+        at = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+        held = (sorted_ids[at] == ids) & (ids >= 0) if len(sorted_ids) else np.zeros(0, bool)
+        return order[at[held]].astype(np.int64)
 
     def with_search(self, requested: str = "auto") -> VectorIndex:
         """This index, or a rebuilt one, of the kind `requested` calls for at its size.

@@ -91,12 +91,7 @@ class Retriever:
             wide = [(c, v) for c, v in self.reader.dense(query, n * 20) if c in inside]
             if len(wide) >= n:
                 return wide[:n]
-        present = self.reader.present(allowed).tolist()
-        if not present:
-            return []
-        scores = self.reader.vectors_of(present) @ query
-        top = np.argsort(-scores, kind="stable")[:n]
-        return [(present[i], float(scores[i])) for i in top]
+        return self.reader.dense_among(query, allowed, n)
 
 
 def distinct(hits: Sequence[Hit], limit: int) -> list[Hit]:

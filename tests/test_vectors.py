@@ -153,3 +153,26 @@ def test_ingest_switches_to_hnsw_past_the_threshold_and_rebuild_can_go_back(
     with closing(IndexReader(settings.index_dir)) as reader:
         assert reader.manifest.search == "flat"
     assert check(settings.index_dir) == []
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_search_among_a_scope_is_exact_and_skips_what_is_gone(kind: str) -> None:
+    """A scope's search scores only its chunks, exactly, in either kind of index: after
+    removals (tombstones in a graph), additions, and with ids the index never held."""
+    ids = np.arange(10, 1010, dtype=np.int64)
+    vecs = unit_rows(1000, seed=3)
+    index = VectorIndex.build(ids, vecs, 32, kind)
+    index.remove(ids[:100])  # chunks of a replaced article
+    index.add(np.arange(5000, 5050, dtype=np.int64), unit_rows(50, seed=4))
+    scope = np.concatenate([ids[50:400], np.arange(5000, 5010), [77_777, 3]])
+    held = {int(i): v for i, v in zip(ids, vecs, strict=True)} | {
+        int(i): v for i, v in zip(np.arange(5000, 5050), unit_rows(50, seed=4), strict=True)
+    }
+    inside = np.array([i for i in scope if i in held and i >= 110], dtype=np.int64)
+    for q in unit_rows(5, seed=5):
+        got = index.search_among(q, scope, 20)
+        want = brute_force(inside, np.stack([held[int(i)] for i in inside]), q, 20)
+        assert [c for c, _ in got] == want
+        assert all(abs(s - float(held[c] @ q)) < 1e-5 for c, s in got)
+    assert len(index.search_among(unit_rows(1, seed=6)[0], scope, 10_000)) == len(inside)
+    assert index.search_among(unit_rows(1, seed=6)[0], np.array([77_777, 12]), 5) == []
