@@ -94,11 +94,26 @@ def ensure_export(name: str) -> Path | None:
 
 
 def _export(folder: Path, key: str, tmp: Path) -> ExportMeta:
-    """Write an export (or an unsupported marker) of the model in `folder` into `tmp`."""
-    from sentence_transformers import SentenceTransformer
+    """Write an export (or an unsupported marker) of the model in `folder` into `tmp`.
+
+    transformers' notes on the model's config (tracing reads every property, and one warns
+    of an unrecognised loss_type) would reach the terminal of a first `qa ingest`, about a
+    step the user did not ask for: they are kept to errors meanwhile.
+    """
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        return _make_export(folder, key, tmp)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+
+
+def _make_export(folder: Path, key: str, tmp: Path) -> ExportMeta:
+    from sentence_transformers import SentenceTransformer
+
     unsupported = ExportMeta(format=FORMAT, key=key, folder=str(folder), supported=False)
     model = SentenceTransformer(str(folder), device="cpu")  # float32: the reference
     reason = _unsupported(model)
