@@ -176,3 +176,5 @@ def test_search_among_a_scope_is_exact_and_skips_what_is_gone(kind: str) -> None
         assert all(abs(s - float(held[c] @ q)) < 1e-5 for c, s in got)
     assert len(index.search_among(unit_rows(1, seed=6)[0], scope, 10_000)) == len(inside)
     assert index.search_among(unit_rows(1, seed=6)[0], np.array([77_777, 12]), 5) == []
+    empty = VectorIndex.empty(32, kind)
+    assert empty.search_among(unit_rows(1, seed=6)[0], scope, 5) == []
