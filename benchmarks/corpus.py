@@ -55,11 +55,13 @@ def real_articles() -> list[Article]:
     return articles
 
 
-def questions(limit: int | None = None, seed: int = 0) -> list[str]:
-    """Real English questions (XQuAD's), shuffled with `seed`; a few demo ones as fallback."""
-    if not XQUAD.exists():
-        return list(FALLBACK_QUESTIONS)[:limit]
-    data = json.loads(XQUAD.read_text(encoding="utf-8"))["data"]
+def questions(limit: int | None = None, seed: int = 0, lang: str = "en") -> list[str]:
+    """Real questions, shuffled with `seed`: XQuAD's English ones, or with `lang="fa"`
+    PersianQA's; a few demo ones as fallback (none in Persian)."""
+    path = PERSIANQA if lang == "fa" else XQUAD
+    if not path.exists():
+        return [] if lang == "fa" else list(FALLBACK_QUESTIONS)[:limit]
+    data = json.loads(path.read_text(encoding="utf-8"))["data"]
     qs = [q["question"] for a in data for p in a["paragraphs"] for q in p["qas"]]
     random.Random(seed).shuffle(qs)
     return qs[:limit]
@@ -89,12 +91,17 @@ def variant(article: Article, copy: int) -> Article:
     )
 
 
-def corpus(min_chunks: int, embedder: Embedder) -> Iterator[tuple[Article, list[str]]]:
-    """Articles and the texts `qa ingest` embeds for them, whole copies until `min_chunks`."""
+def corpus(
+    min_chunks: int, embedder: Embedder, lang: str | None = None
+) -> Iterator[tuple[Article, list[str]]]:
+    """Articles (of one language if `lang` is given) and the texts `qa ingest` embeds for
+    them, whole copies until `min_chunks`."""
     from index.build import prepare
     from index.settings import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS
 
-    base = real_articles()
+    base = [a for a in real_articles() if lang in (None, a.lang)]
+    if not base:
+        raise SystemExit(f"no real articles in {lang!r} on this machine (is ../shared there?)")
     total, copy, seen = 0, 0, set()
     while total < min_chunks:
         for article in base:

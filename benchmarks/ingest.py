@@ -16,11 +16,13 @@ baseline, ours, baseline, ours, ... Medians are reported. Variants:
                 the fallback for models that cannot be exported, and round 2's embedder
   qa-float32    qa-ingest with --dtype float32 (what a CPU without fast bfloat16 runs)
 
-The texts are the chunks `qa ingest` makes of real articles (benchmarks/corpus.py); the
-baseline embeds exactly those texts. The small section compares every variant on fewer
-chunks. Drift is measured against
-the float32 vectors of the same texts: mean cosine, and the agreement of the top-10
-neighbours of 50 real questions.
+The texts are the chunks `qa ingest` makes of real articles (benchmarks/corpus.py): English
+and Persian ones by default, one language with --lang. The baseline embeds exactly those
+texts. The small section compares every variant on fewer chunks. Drift is measured against
+the float32 vectors of the same texts (`drift`): mean cosine, apart for the chunks the model
+reads whole and those in a script it reads letter by letter (Persian, whose vectors ingest
+makes from their sentences read alone), and the agreement of the top-10 neighbours of 50
+real English and 50 real Persian questions.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from benchmarks.corpus import corpus, questions
 from index.embedder import Embedder
 
 MAIN = ("st-defaults", "qa-ingest", "qa-torch")
+DRIFT = ("native", "foreign", "en", "fa")  # what `drift` measures
 SMALL = ("st-defaults", "st-unsorted", "qa-ingest", "qa-torch", "qa-float32")
 
 
@@ -93,21 +96,28 @@ def make_embedder(variant: str) -> Embedder:
     return load_embedder(Settings.from_env(env), writing=True)(DEFAULT_MODEL)
 
 
-def child(variant: str, chunks: int, work: Path) -> dict:
+def child(variant: str, chunks: int, work: Path, lang: str | None) -> dict:
     """One timed run; vectors of the chunks and of 50 questions saved for the drift figures."""
-    from index.embedder import normalise
+    from index.embedder import normalise, reads_letter_by_letter
     from index.settings import Settings
 
     embedder = make_embedder(variant)
     items = []
     total = 0
-    for article, texts in corpus(chunks, embedder):  # the first `chunks` chunks, whole articles
+    for article, texts in corpus(
+        chunks, embedder, lang
+    ):  # the first `chunks` chunks, whole articles
         items.append((article, texts))
         total += len(texts)
         if total >= chunks:
             break
     texts = [t for _, ts in items for t in ts]
     qvecs = embedder.embed_batch(questions(50, seed=2))
+    qvecs_fa = embedder.embed_batch(questions(50, seed=2, lang="fa"))
+    foreign = [
+        reads_letter_by_letter(t, o)
+        for t, o in zip(texts, embedder.token_spans(texts), strict=True)
+    ]
     embedder.embed_batch(texts[:8])  # warm up
     started = time.perf_counter()
     embed_seconds = None
@@ -149,6 +159,8 @@ def child(variant: str, chunks: int, work: Path) -> dict:
         embed_seconds = timed.seconds
     np.save(work / f"ingest-{variant}-{chunks}.npy", vecs)
     np.save(work / f"ingest-{variant}-{chunks}-q.npy", qvecs)
+    np.save(work / f"ingest-{variant}-{chunks}-qfa.npy", qvecs_fa)
+    np.save(work / f"ingest-{variant}-{chunks}-foreign.npy", np.array(foreign, dtype=bool))
     (work / f"ingest-{variant}-{chunks}-texts.json").write_text(json.dumps(texts), "utf-8")
     return {
         "variant": variant,
@@ -160,41 +172,58 @@ def child(variant: str, chunks: int, work: Path) -> dict:
     }
 
 
-def drift(work: Path, chunks: int, variant: str, reference: str) -> tuple[float, float]:
-    """(mean cosine to the reference vectors, top-10 neighbour agreement on 50 questions).
-
-    Compared on the texts both variants embedded (a tokenizer that differs can chunk a few
-    articles differently), each text once (duplicates would make ties).
+def drift(work: Path, chunks: int, variant: str, reference: str) -> dict[str, float]:
+    """How far a variant's vectors are from the reference's, on the texts both embedded (a
+    tokenizer that differs can chunk a few articles differently), each text once (duplicates
+    would make ties): the mean cosine over the texts the model reads whole ("native") and
+    over those in a script it reads letter by letter ("foreign", whose vectors ingest makes
+    from their sentences read alone), and the agreement of the top-10 neighbours of 50 real
+    questions in English ("en") and in Persian ("fa"), over all the texts.
     """
 
-    def load(v: str) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
-        texts = json.loads((work / f"ingest-{v}-{chunks}-texts.json").read_text("utf-8"))
-        rows = {t: i for i, t in enumerate(texts)}
-        return (
-            rows,
-            np.load(work / f"ingest-{v}-{chunks}.npy"),
-            np.load(work / f"ingest-{v}-{chunks}-q.npy"),
-        )
+    def load(v: str, name: str) -> np.ndarray:
+        return np.load(work / f"ingest-{v}-{chunks}{name}.npy")
 
-    rows_a, vec_a, qa = load(variant)
-    rows_b, vec_b, qb = load(reference)
+    def rows(v: str) -> dict[str, int]:
+        texts = json.loads((work / f"ingest-{v}-{chunks}-texts.json").read_text("utf-8"))
+        return {t: i for i, t in enumerate(texts)}
+
+    rows_a, rows_b = rows(variant), rows(reference)
     common = sorted(set(rows_a) & set(rows_b))
-    a = vec_a[[rows_a[t] for t in common]]
-    b = vec_b[[rows_b[t] for t in common]]
-    cosine = float((a * b).sum(axis=1).mean())
-    top_a = np.argsort(-(qa @ a.T), axis=1)[:, :10]
-    top_b = np.argsort(-(qb @ b.T), axis=1)[:, :10]
-    agree = np.mean([len(set(x) & set(y)) / 10 for x, y in zip(top_a, top_b, strict=True)])
-    return cosine, float(agree)
+    a = load(variant, "")[[rows_a[t] for t in common]]
+    b = load(reference, "")[[rows_b[t] for t in common]]
+    foreign = load(reference, "-foreign")[[rows_b[t] for t in common]]
+    cosines = (a * b).sum(axis=1)
+    out = {
+        "native": float(cosines[~foreign].mean()) if (~foreign).any() else float("nan"),
+        "foreign": float(cosines[foreign].mean()) if foreign.any() else float("nan"),
+    }
+    for lang, name in (("en", "-q"), ("fa", "-qfa")):
+        qa, qb = load(variant, name), load(reference, name)
+        if not len(qa):
+            out[lang] = float("nan")
+            continue
+        top_a = np.argsort(-(qa @ a.T), axis=1)[:, :10]
+        top_b = np.argsort(-(qb @ b.T), axis=1)[:, :10]
+        out[lang] = float(
+            np.mean([len(set(x) & set(y)) / 10 for x, y in zip(top_a, top_b, strict=True)])
+        )
+    return out
 
 
 def section(
-    title: str, variants: Sequence[str], chunks: int, repeats: int, work: Path, ref: str
+    title: str,
+    variants: Sequence[str],
+    chunks: int,
+    repeats: int,
+    work: Path,
+    ref: str,
+    lang: str | None,
 ) -> None:
     runs: dict[str, list[dict]] = {v: [] for v in variants}
     for r, v in itertools.product(range(repeats), variants):
         res = run_child(["-m", "benchmarks.ingest", "--child", v, "--chunks", str(chunks),
-                         "--work", str(work)]).data  # fmt: skip
+                         "--work", str(work), "--lang", lang or "all"]).data  # fmt: skip
         runs[v].append(res)
         with (work / f"ingest-runs-{chunks}.jsonl").open("a") as f:
             f.write(json.dumps(res) + "\n")
@@ -205,18 +234,21 @@ def section(
         rs = runs[v]
         rate = median([x["chunks"] / x["seconds"] for x in rs])
         embed = [x["chunks"] / x["embed_seconds"] for x in rs if x["embed_seconds"]]
-        cos, agree = (1.0, 1.0) if v == ref else drift(work, chunks, v, ref)
+        d = drift(work, chunks, v, ref) if v != ref else dict.fromkeys(DRIFT, 1.0)
+        foreign = int(np.load(work / f"ingest-{ref}-{chunks}-foreign.npy").sum())
         rows.append(
-            [v, rs[0]["chunks"], rs[0]["articles"], rate, median(embed) if embed else "-",
-             median([x["articles"] / x["seconds"] for x in rs]), f"{rate / base:.2f}x",
-             median([x["max_rss_mb"] for x in rs]), f"{cos:.5f}", f"{agree:.3f}"]
+            [v, rs[0]["chunks"], foreign, rs[0]["articles"], rate,
+             median(embed) if embed else "-", median([x["articles"] / x["seconds"] for x in rs]),
+             f"{rate / base:.2f}x", median([x["max_rss_mb"] for x in rs]),
+             f"{d['native']:.5f}", f"{d['foreign']:.5f}", f"{d['en']:.3f}", f"{d['fa']:.3f}"]
         )  # fmt: skip
     print(f"\n## {title}\n")
     print(
         table(
-            ["variant", "chunks", "articles", "chunks/s", "chunks/s embedding alone",
-             "articles/s", f"vs {variants[0]}", "peak RSS MB", f"mean cosine vs {ref}",
-             "top-10 agreement"],
+            ["variant", "chunks", "of them foreign", "articles", "chunks/s",
+             "chunks/s embedding alone", "articles/s", f"vs {variants[0]}", "peak RSS MB",
+             f"mean cosine vs {ref}, native", "foreign", "top-10 agreement, en questions",
+             "fa questions"],
             rows,
         )
     )  # fmt: skip
@@ -230,23 +262,32 @@ def main() -> None:
     p.add_argument("--small", type=int, default=160, help="chunks for every variant; 0: none")
     p.add_argument("--small-repeats", type=int, default=2)
     p.add_argument("--work", type=Path, default=default_work())
+    p.add_argument(
+        "--lang",
+        choices=("all", "en", "fa"),
+        default="all",
+        help="the articles of one language only (default: all, English and Persian)",
+    )
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
+    lang = None if args.lang == "all" else args.lang
     if args.child:
-        print(json.dumps(child(args.child, args.chunks, args.work)))
+        print(json.dumps(child(args.child, args.chunks, args.work, lang)))
         return
     header("ingest throughput beside the sentence-transformers baseline")
+    of = f" ({args.lang} articles)" if lang else " (English and Persian articles)"
     if args.chunks:
-        section("ingest, float32", MAIN, args.chunks, args.repeats, args.work, "st-defaults")
+        section(f"ingest{of}", MAIN, args.chunks, args.repeats, args.work, "st-defaults", lang)
     if args.small:
         section(
-            "ingest, the variants tried, on fewer chunks",
+            f"ingest, the variants tried, on fewer chunks{of}",
             SMALL,
             args.small,
             args.small_repeats,
             args.work,
             "st-defaults",
+            lang,
         )
     footer()
 

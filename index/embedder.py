@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -164,10 +164,10 @@ class SentenceTransformerEmbedder(Embedder):
         if self._tokenizer is None or not texts:
             return super().embed_with_sentences(texts, spans, progress=progress)
 
-        def passes() -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        def read(rows: list[int]) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
             # Longest first, in slices: the batches are as even as encode's own sorting makes
             # them, and only one slice of token vectors is held at a time.
-            order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+            order = sorted(rows, key=lambda i: -len(texts[i]))
             for at in range(0, len(order), POOL_SLICE):
                 part = order[at : at + POOL_SLICE]
                 outs: Any = self._model.encode(
@@ -178,7 +178,7 @@ class SentenceTransformerEmbedder(Embedder):
                     tokens = out["token_embeddings"][1 : 1 + seen].float().numpy()
                     yield i, out["sentence_embedding"].float().numpy(), tokens
 
-        return read_in_context(self, texts, spans, passes(), progress=progress)
+        return read_in_context(self, texts, spans, read, progress=progress)
 
     def token_spans(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
         if not texts:
@@ -206,41 +206,83 @@ def pool_spans(
     return normalise(out)
 
 
+def reads_letter_by_letter(text: str, offsets: Sequence[tuple[int, int]]) -> bool:
+    """True where the model cuts `text` (its word-pieces' `offsets`) into more than
+    FOREIGN_PIECES_PER_WORD pieces a word: a script it does not know."""
+    return len(offsets) > FOREIGN_PIECES_PER_WORD * len(_WORDS.findall(text))
+
+
 def read_in_context(
     embedder: Embedder,
     texts: Sequence[str],
     spans: Sequence[Sequence[tuple[int, int]]],
-    passes: Iterable[tuple[int, np.ndarray, np.ndarray]],
+    read: Callable[[list[int]], Iterable[tuple[int, np.ndarray, np.ndarray]]],
     *,
     progress: bool = False,
 ) -> tuple[np.ndarray, list[np.ndarray | None]]:
     """What `Embedder.embed_with_sentences` returns, from one forward pass per text.
 
-    `passes` gives, once for each text, (its index, its pooled vector, the output vectors of
-    the word-pieces the model read, special tokens left out); a sentence's vector is the mean
-    of its word-pieces' (`pool_spans`). Sentences past the model's window, and every sentence
-    of a text in a script the model does not know (more than FOREIGN_PIECES_PER_WORD pieces a
-    word: Persian in an English model), are embedded on their own instead.
+    `read(indexes)` runs the texts at those indexes through the model and yields, once for
+    each, (its index, its pooled vector, the output vectors of the word-pieces the model
+    read, special tokens left out); a sentence's vector is the mean of its word-pieces'
+    (`pool_spans`). Sentences past the model's window are embedded on their own instead.
+
+    A text in a script the model reads letter by letter (`reads_letter_by_letter`: Persian
+    in an English model) is not read whole. Pooled in its passage, such a sentence blurs
+    into the passage's letters, so each sentence is embedded alone, and so is what lies
+    outside the sentences (the title a chunk's text starts with); the text's vector is the
+    mean of those pieces' vectors. On PersianQA that retrieves as well as a whole pass did
+    beside them (docs/quality.md), and each letter goes through the model once, not twice.
     """
     from tqdm import tqdm
 
     vectors = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
     sentences: list[np.ndarray | None] = [None] * len(texts)
     offsets = embedder.token_spans(texts)
+    foreign = {
+        i: sentence_pieces(t, spans[i])
+        for i, t in enumerate(texts)
+        if reads_letter_by_letter(t, offsets[i])
+    }
     with tqdm(total=len(texts), unit="chunk", disable=not progress) as bar:
-        for i, vector, tokens in passes:
+        for i, vector, tokens in read([i for i in range(len(texts)) if i not in foreign]):
             vectors[i] = vector
-            if len(offsets[i]) > FOREIGN_PIECES_PER_WORD * len(_WORDS.findall(texts[i])):
-                sentences[i] = np.zeros((len(spans[i]), embedder.dimension), np.float32)
-            else:
-                sentences[i] = pool_spans(tokens, offsets[i][: len(tokens)], spans[i])
+            sentences[i] = pool_spans(tokens, offsets[i][: len(tokens)], spans[i])
             bar.update()
-    missing = [(i, j) for i, s in enumerate(sentences) for j in _zero_rows(s)]
-    if missing:
-        alone = embedder.embed_batch([texts[i][slice(*spans[i][j])] for i, j in missing])
-        for (i, j), v in zip(missing, alone, strict=True):
-            sentences[i][j] = v  # type: ignore[index]
+        # Embedded alone, in one call: the sentences the pass did not reach, and the pieces
+        # of foreign texts, each sentence where it stands but the rest (a title, shared by
+        # an article's chunks) once per call.
+        missing = [(i, j) for i, s in enumerate(sentences) for j in _zero_rows(s)]
+        alone = [texts[i][slice(*spans[i][j])] for i, j in missing]
+        at: dict[int, list[int]] = {}  # foreign text -> the rows of its pieces in `alone`
+        titles: dict[str, int] = {}
+        for i, pieces in foreign.items():
+            at[i] = []
+            for n, piece in enumerate(texts[i][slice(*p)] for p in pieces):
+                row = titles.setdefault(piece, len(alone)) if n >= len(spans[i]) else len(alone)
+                if row == len(alone):
+                    alone.append(piece)
+                at[i].append(row)
+        embedded = embedder.embed_batch(alone) if alone else np.zeros((0, embedder.dimension))
+        for n, (i, j) in enumerate(missing):
+            sentences[i][j] = embedded[n]  # type: ignore[index]
+        for i, rows in at.items():
+            got = embedded[rows]
+            sentences[i] = got[: len(spans[i])]
+            vectors[i] = got.mean(axis=0)
+            bar.update()
     return normalise(vectors), sentences
+
+
+def sentence_pieces(text: str, spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The sentence spans, then each stretch of text outside them that is not blank."""
+    out, at = list(spans), 0
+    for start, end in [*sorted(spans), (len(text), len(text))]:
+        gap = text[at:start]
+        if gap.strip():
+            out.append((at + len(gap) - len(gap.lstrip()), at + len(gap.rstrip())))
+        at = max(at, end)
+    return out
 
 
 def _zero_rows(rows: np.ndarray | None) -> list[int]:

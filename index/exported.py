@@ -267,12 +267,12 @@ class ExportedEmbedder(Embedder):
         if not texts:
             return super().embed_with_sentences(texts, spans, progress=progress)
 
-        def passes() -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-            for rows, pooled, words in self._passes(texts, tokens=True):
-                for r, (i, pieces) in enumerate(rows):
-                    yield i, pooled[r], words[r, pieces]  # type: ignore[index]
+        def read(rows: list[int]) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+            for batch, pooled, words in self._passes([texts[i] for i in rows], tokens=True):
+                for r, (i, pieces) in enumerate(batch):
+                    yield rows[i], pooled[r], words[r, pieces]  # type: ignore[index]
 
-        return read_in_context(self, texts, spans, passes(), progress=progress)
+        return read_in_context(self, texts, spans, read, progress=progress)
 
     def _passes(
         self, texts: Sequence[str], *, tokens: bool

@@ -10,7 +10,7 @@ import pytest
 
 from index import int8
 from index.build import ingest, sentence_spans
-from index.embedder import Embedder, pool_spans
+from index.embedder import Embedder, pool_spans, sentence_pieces
 from index.reader import IndexReader
 from index.records import Article
 from index.settings import Settings
@@ -145,18 +145,35 @@ def test_sentence_spans_index_the_embedded_text() -> None:
     assert [embedded[a:b] for a, b in spans] == ["Three four."]
 
 
-def test_a_script_the_model_reads_letter_by_letter_gets_sentences_alone(
+def test_a_script_the_model_reads_letter_by_letter_is_read_sentence_by_sentence(
     in_context: Embedder,
 ) -> None:
     """Persian through the English MiniLM: pooled in context it blurs, so each sentence is
-    embedded on its own (docs/quality.md)."""
+    embedded on its own, and so is the title; the text's vector is their mean, and the text
+    is never read whole (docs/quality.md). An English text beside it is read whole."""
     text = "تاریخ\nسیل در کابل صدها خانه را ویران کرد. مقامات گفتند کمک می‌رسد."
     first_end = text.index(".") + 1
     spans = [(6, first_end), (first_end + 1, len(text))]
-    _, (rows,) = in_context.embed_with_sentences([text], [spans])
-    alone = in_context.embed_batch([text[a:b] for a, b in spans])
-    assert rows is not None
-    assert (np.sum(rows * alone, axis=1) > 0.999).all()
+    english = "Floods\nHeavy rain hit Kabul on Monday. It destroyed 200 homes, officials said."
+    vectors, (rows, english_rows) = in_context.embed_with_sentences(
+        [text, english], [spans, [(7, 38), (39, 79)]]
+    )
+    alone = in_context.embed_batch([text[a:b] for a, b in [*spans, (0, 5)]])
+    assert rows is not None and english_rows is not None
+    assert (np.sum(rows * alone[:2], axis=1) > 0.999).all()
+    pieces_mean = alone.mean(axis=0) / np.linalg.norm(alone.mean(axis=0))
+    assert float(vectors[0] @ pieces_mean) > 0.999
+    assert float(vectors[0] @ in_context.embed_batch([text])[0]) < 0.99, "not read whole"
+    assert float(vectors[1] @ in_context.embed_batch([english])[0]) > 0.999
+
+
+def test_sentence_pieces_are_the_sentences_then_the_words_outside_them() -> None:
+    text = "Title\n One. Two. \n tail words "
+    spans = [(7, 11), (12, 16)]
+    pieces = [text[a:b] for a, b in sentence_pieces(text, spans)]
+    assert pieces == ["One.", "Two.", "Title", "tail words"]
+    assert sentence_pieces("Only a title", []) == [(0, 12)]
+    assert sentence_pieces("  A.  ", [(2, 4)]) == [(2, 4)], "blank stretches are no pieces"
 
 
 def test_the_export_reads_sentences_as_sentence_transformers_does(
