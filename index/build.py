@@ -223,12 +223,11 @@ class _Writer:
             if cos >= neardup.CANDIDATE_COSINE and cid not in own
         ]
         story = rowid
-        mine = neardup.shingles(article.text)
         for other in dict.fromkeys(self.store.articles_of_chunks(near).values()):
+            if other == rowid:
+                continue
             text, their_story = self.store.text_and_story(other)
-            if other != rowid and neardup.containment(mine, neardup.shingles(text)) >= (
-                neardup.SAME_STORY
-            ):
+            if neardup.same_story(article.text, text):  # shingles made only when needed
                 story = min(story, their_story)
         self.store.set_story(rowid, story)
 

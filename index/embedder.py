@@ -197,19 +197,28 @@ def pool_spans(
     out = np.zeros((len(spans), tokens.shape[1]), dtype=np.float32)
     if not len(offsets):
         return out
-    starts = np.fromiter((a for a, _ in offsets), dtype=np.int64, count=len(offsets))
-    ends = np.fromiter((b for _, b in offsets), dtype=np.int64, count=len(offsets))
-    for row, (start, end) in enumerate(spans):
-        inside = (starts >= start) & (ends <= end) & (ends > starts)
-        if inside.any():
-            out[row] = tokens[inside].mean(axis=0)
+    if not len(spans):
+        return out
+    pieces = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)  # (n, 2) start, end
+    bounds = np.asarray(spans, dtype=np.int64).reshape(-1, 2)  # (spans, 2)
+    inside = (  # (spans, n): which word-pieces lie in which span
+        (pieces[None, :, 0] >= bounds[:, None, 0])
+        & (pieces[None, :, 1] <= bounds[:, None, 1])
+        & (pieces[None, :, 1] > pieces[None, :, 0])
+    )
+    counts = inside.sum(axis=1, keepdims=True)
+    out = (inside.astype(np.float32) @ tokens.astype(np.float32)) / np.maximum(counts, 1)
     return normalise(out)
 
 
 def reads_letter_by_letter(text: str, offsets: Sequence[tuple[int, int]]) -> bool:
-    """True where the model cuts `text` (its word-pieces' `offsets`) into more than
-    FOREIGN_PIECES_PER_WORD pieces a word: a script it does not know."""
-    return len(offsets) > FOREIGN_PIECES_PER_WORD * len(_WORDS.findall(text))
+    """True where the model cuts `text` (its word-pieces' `offsets`, all of them or those
+    up to its window) into more than FOREIGN_PIECES_PER_WORD pieces a word of the text they
+    cover: a script it does not know."""
+    if not offsets:
+        return False
+    words = _WORDS.findall(text, offsets[0][0], offsets[-1][1])
+    return len(offsets) > FOREIGN_PIECES_PER_WORD * len(words)
 
 
 def read_in_context(
@@ -218,6 +227,7 @@ def read_in_context(
     spans: Sequence[Sequence[tuple[int, int]]],
     read: Callable[[list[int]], Iterable[tuple[int, np.ndarray, np.ndarray]]],
     *,
+    offsets: Sequence[Sequence[tuple[int, int]]] | None = None,
     progress: bool = False,
 ) -> tuple[np.ndarray, list[np.ndarray | None]]:
     """What `Embedder.embed_with_sentences` returns, from one forward pass per text.
@@ -226,6 +236,8 @@ def read_in_context(
     each, (its index, its pooled vector, the output vectors of the word-pieces the model
     read, special tokens left out); a sentence's vector is the mean of its word-pieces'
     (`pool_spans`). Sentences past the model's window are embedded on their own instead.
+    `offsets` are the texts' word-pieces as the pass reads them (from `token_spans` if not
+    given; an embedder that tokenises anyway passes its own, which may stop at the window).
 
     A text in a script the model reads letter by letter (`reads_letter_by_letter`: Persian
     in an English model) is not read whole. Pooled in its passage, such a sentence blurs
@@ -238,7 +250,8 @@ def read_in_context(
 
     vectors = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
     sentences: list[np.ndarray | None] = [None] * len(texts)
-    offsets = embedder.token_spans(texts)
+    if offsets is None:
+        offsets = embedder.token_spans(texts)
     foreign = {
         i: sentence_pieces(t, spans[i])
         for i, t in enumerate(texts)

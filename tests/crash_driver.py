@@ -10,6 +10,7 @@ transaction, writing the FAISS file, the commit, the manifest mirror, the clean-
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -35,6 +36,9 @@ def main(argv: list[str]) -> int:
             settings.with_(chunk_tokens=int(argv[2])), lambda _m: embedder, on_wait=waiting
         )
     print(report.summary(), flush=True)
+    # This program's own high-water mark (VmHWM counts from its start, not from the fork).
+    peak = re.search(r"VmHWM:\s+(\d+) kB", Path("/proc/self/status").read_text())
+    print(f"peak memory {peak[1] if peak else '?'} kB", file=sys.stderr)
     return 0
 
 

@@ -9,8 +9,9 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -257,15 +258,14 @@ def test_export_that_disagrees_is_discarded(
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     folder = linked_model(tmp_path)
-    real_run = ExportedEmbedder._run
+    real_passes = ExportedEmbedder._passes
 
-    def skewed(self: ExportedEmbedder, batches: list[list[object]], **kw: bool) -> list:
-        out = real_run(self, batches, **kw)
-        for pooled, _ in out:
+    def skewed(self: ExportedEmbedder, *args: Any, **kw: Any) -> Iterator[tuple[Any, ...]]:
+        for rows, pooled, words in real_passes(self, *args, **kw):
             pooled[:, :20] += 0.05  # a small, systematic error
-        return out
+            yield rows, pooled, words
 
-    monkeypatch.setattr(ExportedEmbedder, "_run", skewed)
+    monkeypatch.setattr(ExportedEmbedder, "_passes", skewed)
     with caplog.at_level(logging.WARNING):
         assert ensure_export(str(folder)) is None
     assert "disagree with sentence-transformers" in caplog.text
