@@ -204,7 +204,7 @@ class ExportedEmbedder(Embedder):
     For questions (the default) in float32, one batch at a time on every core. For ingest
     (`throughput`), in bfloat16 where the CPU multiplies it natively (`dtype="auto"`), with a
     stream of batches per core: 3.4-3.6x sentence-transformers' float32 encode on an
-    AVX512-BF16 machine, where torch's own bfloat16 gave 2.2-2.4x.
+    AVX512-BF16 machine, where torch's own bfloat16 gave 2.2-2.4x, and 4.3x with AMX.
     """
 
     def __init__(
