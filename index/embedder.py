@@ -194,11 +194,8 @@ def pool_spans(
 ) -> np.ndarray:
     """(len(spans), d) unit rows: the mean of the token vectors (n, d) whose character
     offsets lie inside each span; a zero row for a span with no token (past the window)."""
-    out = np.zeros((len(spans), tokens.shape[1]), dtype=np.float32)
-    if not len(offsets):
-        return out
-    if not len(spans):
-        return out
+    if not len(offsets) or not len(spans):
+        return np.zeros((len(spans), tokens.shape[1]), dtype=np.float32)
     pieces = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)  # (n, 2) start, end
     bounds = np.asarray(spans, dtype=np.int64).reshape(-1, 2)  # (spans, 2)
     inside = (  # (spans, n): which word-pieces lie in which span
@@ -263,19 +260,24 @@ def read_in_context(
             sentences[i] = pool_spans(tokens, offsets[i][: len(tokens)], spans[i])
             bar.update()
         # Embedded alone, in one call: the sentences the pass did not reach, and the pieces
-        # of foreign texts, each sentence where it stands but the rest (a title, shared by
-        # an article's chunks) once per call.
+        # of foreign texts; a sentence wherever it stands, the rest (a title, shared by an
+        # article's chunks) once per call.
         missing = [(i, j) for i, s in enumerate(sentences) for j in _zero_rows(s)]
         alone = [texts[i][slice(*spans[i][j])] for i, j in missing]
-        at: dict[int, list[int]] = {}  # foreign text -> the rows of its pieces in `alone`
-        titles: dict[str, int] = {}
-        for i, pieces in foreign.items():
-            at[i] = []
-            for n, piece in enumerate(texts[i][slice(*p)] for p in pieces):
-                row = titles.setdefault(piece, len(alone)) if n >= len(spans[i]) else len(alone)
-                if row == len(alone):
-                    alone.append(piece)
-                at[i].append(row)
+        outside: dict[str, int] = {}  # text outside sentences -> its row in `alone`
+
+        def row(piece: str, shared: bool) -> int:
+            if shared and piece in outside:
+                return outside[piece]
+            alone.append(piece)
+            if shared:
+                outside[piece] = len(alone) - 1
+            return len(alone) - 1
+
+        at = {  # foreign text -> the rows of its pieces in `alone`, sentences first
+            i: [row(texts[i][slice(*p)], n >= len(spans[i])) for n, p in enumerate(pieces)]
+            for i, pieces in foreign.items()
+        }
         embedded = embedder.embed_batch(alone) if alone else np.zeros((0, embedder.dimension))
         for n, (i, j) in enumerate(missing):
             sentences[i][j] = embedded[n]  # type: ignore[index]

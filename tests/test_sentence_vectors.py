@@ -3,6 +3,8 @@ by quote selection so that a question embeds only itself."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +12,7 @@ import pytest
 
 from index import int8
 from index.build import ingest, sentence_spans
-from index.embedder import Embedder, pool_spans, sentence_pieces
+from index.embedder import Embedder, pool_spans, read_in_context, sentence_pieces
 from index.reader import IndexReader
 from index.records import Article
 from index.settings import Settings
@@ -165,6 +167,42 @@ def test_a_script_the_model_reads_letter_by_letter_is_read_sentence_by_sentence(
     assert float(vectors[0] @ pieces_mean) > 0.999
     assert float(vectors[0] @ in_context.embed_batch([text])[0]) < 0.99, "not read whole"
     assert float(vectors[1] @ in_context.embed_batch([english])[0]) > 0.999
+
+
+def test_foreign_texts_are_never_read_whole_and_share_their_title_once() -> None:
+    """`read_in_context`'s bookkeeping, with a fake whose word-pieces are letters (so every
+    text counts as foreign but the one in ASCII)."""
+
+    class Letters(HashingEmbedder):
+        def token_spans(self, texts):  # type: ignore[no-untyped-def]
+            return [
+                [(i, i + 1) for i, c in enumerate(t) if not c.isspace()]
+                if not t.isascii()
+                else [(m.start(), m.end()) for m in re.finditer(r"\S+", t)]
+                for t in texts
+            ]
+
+    fake = Letters()
+    texts = ["سیل\nباران آمد. خانه ها رفت.", "سیل\nکمک رسید.", "Floods\nRain fell."]
+    spans = [
+        [(t.index(x), t.index(x) + len(x)) for x in t.split("\n")[1].replace(". ", ".|").split("|")]
+        for t in texts
+    ]
+    read: list[list[int]] = []
+
+    def whole(rows: list[int]) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        read.append(rows)
+        for i in rows:
+            yield i, fake.embed_batch([texts[i]])[0], fake.embed_batch(["Rain", "fell."])
+
+    vectors, sentences = read_in_context(fake, texts, spans, whole)
+    assert read == [[2]], "only the English text is read whole"
+    assert fake.calls[-1] == 4, "three sentences and the shared title, in one call"
+    pieces = fake.embed_batch(["باران آمد.", "خانه ها رفت.", "سیل"])
+    mean = pieces.mean(axis=0)
+    np.testing.assert_allclose(vectors[0], mean / np.linalg.norm(mean), atol=1e-6)
+    assert sentences[0] is not None and sentences[0].shape == (2, fake.dimension)
+    np.testing.assert_allclose(sentences[0], pieces[:2], atol=1e-6)
 
 
 def test_sentence_pieces_are_the_sentences_then_the_words_outside_them() -> None:
