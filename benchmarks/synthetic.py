@@ -105,7 +105,7 @@ def build_store(folder: Path, real: RealChunks, n: int, seed: int = 0) -> None:
 
 def index_folder(work: Path, real: RealChunks, n: int, kind: str, seed: int = 0) -> Path:
     """work/index-N-KIND: a complete index with `kind` search, built once and kept."""
-    folder = work / f"index-v2-{n}-{kind}"  # v2: sentence vectors stored
+    folder = work / f"index-v3-{n}-{kind}"  # v2: sentence vectors stored; v3: flat in float16
     if (folder / "manifest.json").exists():
         return folder
     base = work / f"store-v2-{n}"

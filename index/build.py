@@ -205,7 +205,10 @@ class _Writer:
             self.store.set_meta("manifest", manifest.to_dict())
             index.remove(removed)
             index.add(np.asarray(added, dtype=np.int64), vectors)
-            index = index.with_search(manifest.search)  # switches kind past HNSW_FROM
+            # Switches kind past HNSW_FROM, from the store's float32 vectors.
+            index = index.with_search(
+                manifest.search, lambda: self.store.vectors(manifest.dimension)
+            )
             for rowid, article, ids, first in firsts:
                 self._group(index, rowid, article, set(ids), vectors[first])
             index.save(self.layout.vectors(manifest.generation))
