@@ -184,7 +184,7 @@ def plot(results: list[dict], path: Path) -> None:
     sizes = [r["size"] for r in results]
     fig, ax = plt.subplots(figsize=(7, 5.5))
     for kind, colour in (("flat", "tab:red"), ("hnsw", "tab:blue")):
-        label = "exact (flat)" if kind == "flat" else "approximate (HNSW)"
+        label = "exact (flat, float16)" if kind == "flat" else "approximate (HNSW)"
         ax.plot(sizes, [r[kind]["median"] for r in results], "o-", color=colour,
                 label=f"qa ask, {label}: median")  # fmt: skip
         ax.plot(sizes, [r[kind]["p95"] for r in results], "o:", color=colour, alpha=0.6,

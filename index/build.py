@@ -225,13 +225,18 @@ class _Writer:
             for cid, cos in index.search(first, neardup.CANDIDATES)
             if cos >= neardup.CANDIDATE_COSINE and cid not in own
         ]
+        others = dict.fromkeys(self.store.articles_of_chunks(near).values())
+        candidates = [self.store.text_and_story(other) for other in others if other != rowid]
+        # The story is the lowest of the article's own rowid and the stories it matches.
+        # Taken oldest first, the first match decides, and the candidates after it (often
+        # copies of the same story) need no comparison.
         story = rowid
-        for other in dict.fromkeys(self.store.articles_of_chunks(near).values()):
-            if other == rowid:
-                continue
-            text, their_story = self.store.text_and_story(other)
+        for text, their_story in sorted(candidates, key=lambda c: c[1]):
+            if their_story >= story:
+                break
             if neardup.same_story(article.text, text):  # shingles made only when needed
-                story = min(story, their_story)
+                story = their_story
+                break
         self.store.set_story(rowid, story)
 
     def _remove_stale_files(self) -> None:

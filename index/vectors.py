@@ -6,8 +6,9 @@ Two kinds of search, recorded in the manifest's `search` field:
   growing with the index (docs/benchmarks.md). The scan waits on memory, not arithmetic,
   so half the bytes is half the time: 5.2 ms at 100k against 10.9 for float32 IndexFlatIP,
   with the same top 10 (a float16 cosine is off by ~1e-4; recall@10 against float32 exact
-  1.000 at 10k and 100k, benchmarks/query.py). A store written before keeps its float32 IndexFlatIP, searched the same way,
-  until `qa doctor --repair` (no embedding) or `qa rebuild` writes the file anew.
+  1.000 at 10k and 100k, benchmarks/query.py). A store written before keeps its float32
+  IndexFlatIP, searched the same way, until `qa doctor --repair` (no embedding) or
+  `qa rebuild` writes the file anew.
 - "hnsw": approximate (IndexHNSWFlat), about 7 ms a query at a million vectors (exact: 145 ms),
   with recall@10 against exact of 0.99 on vectors shaped like MiniLM's (benchmarks/ann.py).
 
