@@ -57,6 +57,34 @@ def test_search_equals_brute_force_on_a_small_index(kind: str) -> None:
     np.testing.assert_array_equal(index.vectors_of([107, 399]), held[[7, 299]])
 
 
+def test_a_float32_flat_file_of_an_older_store_still_loads_searches_and_grows(
+    tmp_path: Path,
+) -> None:
+    """Stores written before flat search went float16 hold an IndexFlatIP: still read as
+    flat, exact to float32, added to; the float16 file is half its size."""
+    import faiss
+
+    ids = np.arange(1, 201, dtype=np.int64)
+    vecs = unit_rows(200)
+    old = faiss.IndexIDMap2(faiss.IndexFlatIP(32))
+    old.add_with_ids(vecs, ids)
+    faiss.write_index(old, str(tmp_path / "old.faiss"))
+    index = VectorIndex.load(tmp_path / "old.faiss")
+    assert index.kind == "flat" and len(index) == 200
+    for q in unit_rows(5, seed=1):
+        got = index.search(q, 10)
+        assert [c for c, _ in got] == brute_force(ids, vecs, q, 10)
+        assert all(abs(s - float(vecs[c - 1] @ q)) < 1e-6 for c, s in got)
+    index.add(np.array([500]), unit_rows(1, seed=2))
+    assert len(index) == 201 and index.search(unit_rows(1, seed=2)[0], 1)[0][0] == 500
+    VectorIndex.build(ids, vecs, 32).save(tmp_path / "new.faiss")
+    new_size, old_size = (
+        (tmp_path / "new.faiss").stat().st_size,
+        (tmp_path / "old.faiss").stat().st_size,
+    )
+    assert new_size < 0.6 * old_size
+
+
 @pytest.mark.parametrize("kind", ["flat", "hnsw"])
 def test_k_larger_than_the_index_and_an_empty_index(kind: str) -> None:
     assert VectorIndex.empty(8, kind).search(unit_rows(1, 8)[0], 5) == []
