@@ -204,7 +204,8 @@ def pool_spans(
         & (pieces[None, :, 1] > pieces[None, :, 0])
     )
     counts = inside.sum(axis=1, keepdims=True)
-    out = (inside.astype(np.float32) @ tokens.astype(np.float32)) / np.maximum(counts, 1)
+    weights = inside.astype(np.float32)
+    out = (weights @ tokens.astype(np.float32, copy=False)) / np.maximum(counts, 1)
     return normalise(out)
 
 
