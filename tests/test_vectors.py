@@ -182,7 +182,10 @@ def test_ingest_switches_to_hnsw_past_the_threshold_and_rebuild_can_go_back(
         assert reader.stats().search == "hnsw"
         q = embedder.embed_query("flood on river 5")
         ids = {cid for cid, _ in reader.dense(q, 100)}
-        assert ids == set(reader.store.vectors(m.dimension)[0].tolist())
+        stored_ids, stored = reader.store.vectors(m.dimension)
+        assert ids == set(stored_ids.tolist())
+        # The graph was built from the store's float32 vectors, not the flat index's float16.
+        np.testing.assert_array_equal(reader.vectors_of(stored_ids.tolist()), stored)
     assert check(settings.index_dir) == []
     rebuild(settings, lambda _m: embedder, search="flat")
     with closing(IndexReader(settings.index_dir)) as reader:
