@@ -124,7 +124,7 @@ def measure(size: int, folders: dict[str, Path], qs: list[str]) -> dict:
         scores = vectors @ np.asarray(embedder.embed_query(q), np.float32)
         top = np.argpartition(-scores, 50)[:50]
         exact[q] = set(ids[top[np.argsort(-scores[top])][:10]].tolist()), set(ids[top].tolist())
-    del vectors, scores
+    del vectors  # 1.5 GB at 1M
     overlap: dict[str, dict[int, list[float]]] = {k: {10: [], 50: []} for k in engines}
     for q in qs:
         question = Question.parse(q)

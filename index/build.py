@@ -225,16 +225,16 @@ class _Writer:
             for cid, cos in index.search(first, neardup.CANDIDATES)
             if cos >= neardup.CANDIDATE_COSINE and cid not in own
         ]
-        others = dict.fromkeys(self.store.articles_of_chunks(near).values())
-        candidates = [self.store.text_and_story(other) for other in others if other != rowid]
+        others = self.store.stories_of_chunks(near)  # article rowid -> story id
         # The story is the lowest of the article's own rowid and the stories it matches.
         # Taken oldest first, the first match decides, and the candidates after it (often
-        # copies of the same story) need no comparison.
+        # copies of the same story) are not read or compared.
         story = rowid
-        for text, their_story in sorted(candidates, key=lambda c: c[1]):
+        for other, their_story in sorted(others.items(), key=lambda o: o[1]):
             if their_story >= story:
                 break
-            if neardup.same_story(article.text, text):  # shingles made only when needed
+            # Shingles are made only here, for an article with a candidate.
+            if other != rowid and neardup.same_story(article.text, self.store.article_text(other)):
                 story = their_story
                 break
         self.store.set_story(rowid, story)

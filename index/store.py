@@ -171,21 +171,23 @@ class Store:
         )
         return int(cur.lastrowid or 0)
 
-    def articles_of_chunks(self, chunk_ids: Iterable[int]) -> dict[int, int]:
-        """chunk id -> its article's rowid, for the chunks that exist."""
+    def stories_of_chunks(self, chunk_ids: Iterable[int]) -> dict[int, int]:
+        """The articles of the chunks that exist: article rowid -> its story id (its own
+        rowid when it starts a story)."""
         ids = list(dict.fromkeys(int(i) for i in chunk_ids))
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        rows = self._db.execute(f"SELECT id, article FROM chunks WHERE id IN ({marks})", ids)
+        rows = self._db.execute(
+            "SELECT DISTINCT a.rowid, coalesce(a.story, a.rowid) FROM chunks c "
+            f"JOIN articles a ON a.rowid = c.article WHERE c.id IN ({marks})",
+            ids,
+        )
         return dict(rows.fetchall())
 
-    def text_and_story(self, rowid: int) -> tuple[str, int]:
-        """An article's text and story id (its own rowid when it starts a story)."""
-        text, story = self._db.execute(
-            "SELECT text, coalesce(story, rowid) FROM articles WHERE rowid = ?", (rowid,)
-        ).fetchone()
-        return text, int(story)
+    def article_text(self, rowid: int) -> str:
+        (text,) = self._db.execute("SELECT text FROM articles WHERE rowid = ?", (rowid,)).fetchone()
+        return str(text)
 
     def stories(self) -> dict[str, int]:
         """article id -> story id, for every article."""
