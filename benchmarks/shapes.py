@@ -25,6 +25,7 @@ import argparse
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,7 +37,7 @@ from benchmarks.corpus import corpus
 class Runner:
     """Batches of feeds through a dynamic model, or a static model per width."""
 
-    def __init__(self, embedder: Any, feeds: list[dict[str, np.ndarray]]) -> None:
+    def __init__(self, embedder: Any, export: Path, feeds: list[dict[str, np.ndarray]]) -> None:
         import openvino as ov
 
         self.ov = ov
@@ -48,11 +49,6 @@ class Runner:
             "INFERENCE_PRECISION_HINT": self.dynamic.get_property("INFERENCE_PRECISION_HINT"),
             "PERFORMANCE_HINT": "THROUGHPUT",
         }
-        from index.export import ensure_export
-        from index.settings import DEFAULT_MODEL
-
-        export = ensure_export(DEFAULT_MODEL)  # the folder the loaded model came from
-        assert export is not None
         self.core = ov.Core()
         self.graph = self.core.read_model(str(export / "model.xml"))
 
@@ -96,14 +92,23 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--chunks", type=int, default=2000)
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--lang", choices=("all", "en", "fa"), default="en")
+    p.add_argument(
+        "--lang",
+        choices=("all", "en", "fa"),
+        default="en",
+        help="the corpus's articles of one language, or all (default: en); every chunk text "
+        "goes through whole, where ingest reads Persian chunks sentence by sentence",
+    )
     args = p.parse_args()
     from benchmarks.ingest import make_embedder
+    from index.export import ensure_export
     from index.exported import ExportedEmbedder
+    from index.settings import DEFAULT_MODEL
 
     header("the model's pass: dynamic shapes beside a static shape per width")
     embedder = make_embedder("qa-ingest")
-    if not isinstance(embedder, ExportedEmbedder):
+    export = ensure_export(DEFAULT_MODEL)  # the folder the loaded model came from
+    if not isinstance(embedder, ExportedEmbedder) or export is None:
         raise SystemExit("ingest does not run an OpenVINO export here: nothing to compare")
     texts: list[str] = []
     for _, chunk_texts in corpus(args.chunks, embedder, None if args.lang == "all" else args.lang):
@@ -122,7 +127,7 @@ def main() -> None:
     print("full batches by width: " + ", ".join(f"{w}: {n}" for w, n in sorted(widths.items())))
     print(flush=True)
 
-    runner = Runner(embedder, feeds)
+    runner = Runner(embedder, export, feeds)
     runner.run(None)  # warm up: every width's kernels once
     seconds: dict[str, list[float]] = {"dynamic": [], "static, cold": [], "static, warm": []}
     compile_seconds: list[float] = []
