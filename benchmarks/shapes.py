@@ -41,7 +41,7 @@ class Runner:
         import openvino as ov
 
         self.ov = ov
-        self.embedder = embedder
+        self.batch_size = embedder.batch_size  # full batches run on the static models
         self.feeds = feeds
         self.dynamic = embedder._model  # the compiled model ingest runs
         self.jobs = embedder._jobs
@@ -73,7 +73,7 @@ class Runner:
         for feed in self.feeds:
             rows, width = feed["input_ids"].shape
             model, key = self.dynamic, 0
-            if static is not None and rows == self.embedder.batch_size:
+            if static is not None and rows == self.batch_size:
                 if width not in static:
                     t = time.perf_counter()
                     graph = self.graph.clone()
