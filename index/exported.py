@@ -29,6 +29,7 @@ import json
 import logging
 import os
 import shutil
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -289,51 +290,50 @@ class ExportedEmbedder(Embedder):
         """The encodings at `rows` through the graph in padded batches, longest first so
         each pads little, as many batches in flight as the compiled model has streams.
 
-        Yields batches as they finish: (rows, pooled (b, dimension), word-piece outputs
+        Yields batches in order: (rows, pooled (b, dimension), word-piece outputs
         (b, width, dimension) or None); with `tokens`, `rows` are (index, the columns of its
         word-pieces less special tokens) pairs. The caller's work on one batch (pooling its
         sentences) overlaps the batches still running.
-        """
-        import openvino as ov
 
+        The requests are driven from this thread, with no completion callback: a Python
+        callback runs on OpenVINO's worker threads, and the last reference it dropped there
+        (to itself, to this embedder) could free the compiled model on one of the threads
+        its destructor joins, which aborts the process ("Resource deadlock avoided").
+        """
         order = sorted(rows, key=lambda i: -len(encodings[i].ids))
         batches = [order[b : b + self.batch_size] for b in range(0, len(order), self.batch_size)]
-        done: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
+        streams = min(self._jobs, len(batches))
+        requests = [self._model.create_infer_request() for _ in range(streams)]
+        flying: deque[tuple[int, Any]] = deque()  # (batch, its request), oldest first
 
-        def finished(request: Any, at: int) -> None:
+        def collect() -> tuple[Any, np.ndarray, np.ndarray | None]:
+            at, request = flying.popleft()
+            request.wait()
             pooled = request.get_tensor(self._outputs[0]).data.copy()  # the buffer is reused
-            words = request.get_tensor(self._outputs[1]).data.copy() if tokens else None
-            done[at] = (pooled, words)
+            if not tokens:
+                return batches[at], pooled, None
+            words = request.get_tensor(self._outputs[1]).data.copy()
+            width = words.shape[1]
+            pieces = []
+            for i in batches[at]:
+                e = encodings[i]
+                shift = width - len(e.ids) if self._meta.padding_side == "left" else 0
+                plain = np.flatnonzero(np.asarray(e.special_tokens_mask) == 0)
+                pieces.append((i, plain + shift))
+            return pieces, pooled, words
 
-        def ready() -> Iterator[tuple[Any, np.ndarray, np.ndarray | None]]:
-            for at in list(done):
-                pooled, words = done.pop(at)
-                if words is None:
-                    yield batches[at], pooled, None
-                    continue
-                width = words.shape[1]
-                pieces = []
-                for i in batches[at]:
-                    e = encodings[i]
-                    shift = width - len(e.ids) if self._meta.padding_side == "left" else 0
-                    plain = np.flatnonzero(np.asarray(e.special_tokens_mask) == 0)
-                    pieces.append((i, plain + shift))
-                yield pieces, pooled, words
-
-        queue = ov.AsyncInferQueue(self._model, min(self._jobs, len(batches)) or 1)
-        queue.set_callback(finished)
-        given = 0
-        for at, batch in enumerate(batches):
-            queue.start_async(self._feed([encodings[i] for i in batch]), userdata=at)
-            for out in ready():  # what finished while this batch waited for a free stream
-                given += 1
-                yield out
-        queue.wait_all()
-        for out in ready():
-            given += 1
-            yield out
-        if given != len(batches):
-            raise RuntimeError("OpenVINO returned no output for a batch")
+        try:
+            for at, batch in enumerate(batches):
+                if len(flying) == len(requests):
+                    yield collect()  # the oldest; the others keep running meanwhile
+                request = requests[at % len(requests)]  # round robin: the one just collected
+                request.start_async(self._feed([encodings[i] for i in batch]))
+                flying.append((at, request))
+            while flying:
+                yield collect()
+        finally:
+            for _, request in flying:  # a consumer that stopped early: let them finish here
+                request.wait()
 
     def _feed(self, encodings: list[Any]) -> dict[str, np.ndarray]:
         """The graph's inputs for one batch, padded to its longest text, rounded up to a
