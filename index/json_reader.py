@@ -14,8 +14,12 @@ DATE_FIELDS = ("published", "date")
 OPTIONAL = ("title", "url", "source", "lang")
 
 
-def parse_json(raw: str, *, path: str) -> Iterator[Article | ReadFailure]:
-    """Articles from a JSON document holding one record or a list of records."""
+def parse_json(raw: str, *, path: str, ident: str = "") -> Iterator[Article | ReadFailure]:
+    """Articles from a JSON document holding one record or a list of records.
+
+    `path` names the file in messages; a record with neither `id` nor `url` gets the id
+    `IDENT#N` (`ident`: the file's id, see index.reading.file_id), its place in the file.
+    """
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as e:
@@ -27,11 +31,12 @@ def parse_json(raw: str, *, path: str) -> Iterator[Article | ReadFailure]:
     records = data if isinstance(data, list) else [data]
     for n, record in enumerate(records, 1):
         where = f"{path} record {n}" if isinstance(data, list) else path
-        yield _article(record, where=where, fallback_id=f"{path}#{n}", path=path)
+        yield _article(record, where=where, fallback_id=f"{ident or path}#{n}", path=path)
 
 
-def parse_jsonl(raw: str, *, path: str) -> Iterator[Article | ReadFailure]:
-    """Articles from JSON Lines, one record a line; a bad line fails alone."""
+def parse_jsonl(raw: str, *, path: str, ident: str = "") -> Iterator[Article | ReadFailure]:
+    """Articles from JSON Lines, one record a line; a bad line fails alone. Ids as
+    `parse_json` gives them, N the line number."""
     for n, line in enumerate(raw.splitlines(), 1):
         if not line.strip():
             continue
@@ -43,7 +48,9 @@ def parse_jsonl(raw: str, *, path: str) -> Iterator[Article | ReadFailure]:
         except RecursionError:
             yield ReadFailure(f"{path}:{n}", "invalid JSON: nested too deeply")
             continue
-        yield _article(record, where=f"{path}:{n}", fallback_id=f"{path}#{n}", path=path)
+        yield _article(
+            record, where=f"{path}:{n}", fallback_id=f"{ident or path}#{n}", path=path
+        )
 
 
 def _article(record: Any, *, where: str, fallback_id: str, path: str) -> Article | ReadFailure:

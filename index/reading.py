@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from index.html_reader import parse_html
@@ -89,9 +90,9 @@ def read_file(path: Path, *, ident: str, max_bytes: int) -> Iterator[Article | R
         yield ReadFailure(where, "file is empty")
         return
     if suffix in JSON:
-        yield from parse_json(raw, path=where)
+        yield from parse_json(raw, path=where, ident=ident)
     elif suffix in JSONL:
-        yield from parse_jsonl(raw, path=where)
+        yield from parse_jsonl(raw, path=where, ident=ident)
     else:
         parse = parse_html if suffix in HTML else parse_text
         result = parse(raw, fallback_id=ident, path=where)
@@ -99,24 +100,34 @@ def read_file(path: Path, *, ident: str, max_bytes: int) -> Iterator[Article | R
 
 
 def locate(paths: Iterable[Path]) -> Iterator[tuple[Path, str] | ReadFailure]:
-    """(file, stable name) for every file under `paths`: the name is relative to the folder
-    given (its own name included), or the bare file name for a file given directly."""
-    for root in paths:
-        base = root.parent if root.is_dir() else None
-        for item in find_files([root]):
-            if isinstance(item, ReadFailure):
-                yield item
-            else:
-                yield item, item.relative_to(base).as_posix() if base else item.name
+    """(file, article id) for every file under `paths`.
+
+    The id is `file:` and the file's absolute path with symlinks resolved, so one file is one
+    article however its path was typed and whatever folder the command ran from.
+    """
+    for item in find_files(paths):
+        yield item if isinstance(item, ReadFailure) else (item, file_id(item))
+
+
+def file_id(path: Path) -> str:
+    """The id of the article a file holds: `file:/absolute/path/of/it.txt`."""
+    return f"file:{path.resolve().as_posix()}"
 
 
 def read_paths(paths: Iterable[Path], *, max_bytes: int) -> Iterator[Article | ReadFailure]:
-    """Articles from files and folders; path-derived ids are 'file:' + the stable name."""
+    """Articles from files and folders; an article without an id of its own gets `file_id`."""
     for item in locate(paths):
         if isinstance(item, ReadFailure):
             yield item
         else:
-            yield from read_file(item[0], ident=f"file:{item[1]}", max_bytes=max_bytes)
+            yield from read_located(item[0], item[1], max_bytes=max_bytes)
+
+
+def read_located(file: Path, ident: str, *, max_bytes: int) -> Iterator[Article | ReadFailure]:
+    """`read_file`, each article keeping the absolute path of its file (`qa prune` checks it)."""
+    absolute = file.resolve().as_posix()
+    for item in read_file(file, ident=ident, max_bytes=max_bytes):
+        yield replace(item, path=absolute) if isinstance(item, Article) else item
 
 
 def _decode(data: bytes, where: str) -> str | ReadFailure:

@@ -42,7 +42,7 @@ def test_text_without_header_takes_first_line_as_title(tmp_path: Path) -> None:
     by_title = {a.title: a for a in articles}
     assert by_title["Floods in Kabul"].text == "Rain fell for days.\nRoads closed."
     assert by_title["Floods in Kabul"].published is None
-    assert by_title["Floods in Kabul"].id == f"file:{tmp_path.name}/a.txt"
+    assert by_title["Floods in Kabul"].id == f"file:{(tmp_path / 'a.txt').resolve()}"
     assert by_title["Markdown title"].text == "Body *here*."
 
 
@@ -96,7 +96,7 @@ def test_json_record_list_and_jsonl(tmp_path: Path) -> None:
     by_id = {a.id: a for a in articles}
     assert by_id["7"].title == "T1" and by_id["7"].published == "2022-05-01"
     assert by_id["7"].source == "ava" and by_id["7"].lang == "en"
-    assert by_id[f"{tmp_path / 'many.json'}#1"].text == "Body two."
+    assert by_id[f"file:{(tmp_path / 'many.json').resolve()}#1"].text == "Body two."
     assert by_id["https://x/3"].text == "Body three."
     four = next(a for a in articles if a.text == "Body four.")
     assert four.published == "2023-01-30T13:46:00"
