@@ -25,3 +25,25 @@ def to_iso(raw: str) -> str | None:
     if when.year == 1:
         return None
     return when.isoformat() if _TIME.search(text) else when.date().isoformat()
+
+
+def exact_iso(raw: str) -> str | None:
+    """Like `to_iso`, for text that is a whole date and nothing else: a year, a month and a day
+    must all be written ('November 20, 2026', '20 November 2026', '2026-11-20'), no other word
+    may stand beside them ('On November 20, 2026 the council voted' is None), and 'May 2026'
+    (no day) is None. For lines that might be a sentence of the article rather than its date.
+    """
+    from dateutil import parser
+
+    text = raw.strip()
+    if not text:
+        return None
+    try:
+        # Two defaults: a field the text leaves out comes from the default, so they differ.
+        one = parser.parse(text, default=datetime(1, 1, 1))
+        two = parser.parse(text, default=datetime(2, 2, 2))
+    except (ValueError, OverflowError):
+        return None
+    if one.date() != two.date():
+        return None
+    return one.isoformat() if _TIME.search(text) else one.date().isoformat()
