@@ -239,6 +239,33 @@ class _Writer:
                 break
         self.store.set_story(rowid, story)
 
+    def remove(self, rowids: Sequence[int]) -> int:
+        """Delete these articles with their chunks, keyword rows and vectors as one
+        generation, like `commit`; returns the number of chunks removed."""
+        if not rowids:
+            return 0
+        index = self.current_vectors()
+        with self.store.transaction():
+            removed = [cid for rowid in rowids for cid in self.store.delete_article(rowid)]
+            articles, chunks_total = self.store.counts()
+            manifest = self.manifest.with_(
+                articles=articles,
+                chunks=chunks_total,
+                search=choose_search(chunks_total, self.search),
+                generation=self.manifest.generation + 1,
+                updated=now_iso(),
+            )
+            self.store.set_meta("manifest", manifest.to_dict())
+            index.remove(removed)
+            index = index.with_search(
+                manifest.search, lambda: self.store.vectors(manifest.dimension)
+            )
+            index.save(self.layout.vectors(manifest.generation))
+        self.manifest, self.vectors = manifest, index
+        manifest.write_mirror(self.layout)
+        self._remove_stale_files()
+        return len(removed)
+
     def _remove_stale_files(self) -> None:
         keep = self.layout.vectors(self.manifest.generation)
         for path in self.layout.all_vector_files():

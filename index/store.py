@@ -279,6 +279,16 @@ class Store:
         self._db.execute("DELETE FROM chunks WHERE article = ?", (article_rowid,))
         return [r[0] for r in rows]
 
+    def delete_article(self, rowid: int) -> list[int]:
+        """Remove an article and its chunks, returning their ids. Were it the first of a
+        story, the first ingested of the rest now leads it."""
+        removed = self.delete_chunks(rowid)
+        self._db.execute("DELETE FROM articles WHERE rowid = ?", (rowid,))
+        row = self._db.execute("SELECT min(rowid) FROM articles WHERE story = ?", (rowid,))
+        if (first := row.fetchone()[0]) is not None:
+            self._db.execute("UPDATE articles SET story = ? WHERE story = ?", (first, rowid))
+        return removed
+
     def delete_all_chunks(self) -> None:
         self._db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('delete-all')")
         self._db.execute("DELETE FROM chunks")

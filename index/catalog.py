@@ -1,0 +1,166 @@
+"""The store read as a list of whole articles: what `qa list`, `show`, `delete`, `prune` and
+`export` ask of it. index.store keeps the queries that ingest and search need; these live
+here so that file stays one concept of a readable size.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from index.records import Article, Scope
+from index.store import Store, _scope_sql  # the conditions search applies to a scope
+
+SIMILAR_SCAN = 20_000  # ids compared one by one when suggesting; beyond, only those sharing a part
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which articles a management command acts on: a scope of dates and source, and the
+    files they were read from (`path`: one file, or every file under a folder)."""
+
+    scope: Scope = field(default_factory=Scope)
+    path: str | None = None  # absolute, as index.reading stores it
+
+    @property
+    def everything(self) -> bool:
+        return self.scope.everything and self.path is None
+
+
+@dataclass(frozen=True)
+class ArticleRow:
+    """One line of `qa list`."""
+
+    id: str
+    title: str
+    published: str | None
+    source: str | None
+    url: str | None
+    path: str | None
+    chunks: int
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    """Everything stored about one article (`qa show`)."""
+
+    article: Article
+    chunks: int
+    added: str
+    updated: str
+    story: tuple[str, ...]  # ids of the other articles of its story (near duplicates)
+
+
+_ROW = "a.id, a.title, a.published, a.source, a.url, a.path"
+_CHUNKS = "(SELECT count(*) FROM chunks c WHERE c.article = a.rowid)"
+# Newest first; articles without a date after all dated ones.
+_NEWEST = "a.published IS NULL, a.published DESC, a.rowid DESC"
+
+
+class Catalog(Store):
+    """A Store with queries over whole articles."""
+
+    def count(self, selection: Selection) -> int:
+        where, args = _where(selection)
+        (n,) = self._db.execute(f"SELECT count(*) FROM articles a WHERE {where}", args).fetchone()
+        return int(n)
+
+    def rows(self, selection: Selection, limit: int | None = None) -> list[ArticleRow]:
+        """The selected articles, newest first; at most `limit` of them."""
+        where, args = _where(selection)
+        cursor = self._db.execute(
+            f"SELECT {_ROW}, {_CHUNKS} FROM articles a WHERE {where} ORDER BY {_NEWEST} LIMIT ?",
+            (*args, -1 if limit is None else limit),
+        )
+        return [ArticleRow(*r) for r in cursor]
+
+    def articles_in(self, selection: Selection) -> Iterator[Article]:
+        """The selected articles whole, in the order they were first stored (so that a store
+        ingested from them groups near duplicates under the same first article)."""
+        where, args = _where(selection)
+        cursor = self._db.execute(
+            "SELECT a.id, a.title, a.text, a.url, a.published, a.source, a.lang, a.path "
+            f"FROM articles a WHERE {where} ORDER BY a.rowid",
+            args,
+        )
+        for r in cursor:
+            yield Article(*r)
+
+    def record(self, article_id: str) -> ArticleRecord | None:
+        row = self._db.execute(
+            "SELECT a.rowid, a.id, a.title, a.text, a.url, a.published, a.source, a.lang, "
+            f"a.path, a.added, a.updated, coalesce(a.story, a.rowid), {_CHUNKS} "
+            "FROM articles a WHERE a.id = ?",
+            (article_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        rowid, *fields, added, updated, story, chunks = row
+        others = self._db.execute(
+            "SELECT id FROM articles WHERE coalesce(story, rowid) = ? AND rowid != ? "
+            "ORDER BY published, rowid",
+            (story, rowid),
+        )
+        return ArticleRecord(Article(*fields), chunks, added, updated, tuple(r[0] for r in others))
+
+    def rows_with(self, ids: Iterable[str]) -> list[ArticleRow]:
+        """The articles with these ids that are stored, in the order asked."""
+        found = {}
+        for article_id in dict.fromkeys(ids):
+            row = self._db.execute(
+                f"SELECT {_ROW}, {_CHUNKS} FROM articles a WHERE a.id = ?", (article_id,)
+            ).fetchone()
+            if row is not None:
+                found[article_id] = ArticleRow(*row)
+        return list(found.values())
+
+    def rowids(self, ids: Iterable[str]) -> list[int]:
+        """The rowids of the articles with these ids that are stored."""
+        out = []
+        for article_id in dict.fromkeys(ids):
+            row = self._db.execute("SELECT rowid FROM articles WHERE id = ?", (article_id,))
+            if found := row.fetchone():
+                out.append(int(found[0]))
+        return out
+
+    def has(self, article_id: str) -> bool:
+        row = self._db.execute("SELECT 1 FROM articles WHERE id = ?", (article_id,))
+        return row.fetchone() is not None
+
+    def paths(self) -> Iterator[tuple[str, str]]:
+        """(id, path) of every article read from a file, by path."""
+        cursor = self._db.execute(
+            "SELECT id, path FROM articles WHERE path IS NOT NULL ORDER BY path, rowid"
+        )
+        yield from cursor
+
+    def similar_ids(self, wanted: str, n: int = 3) -> list[str]:
+        """Up to `n` stored ids close to `wanted`, closest first (for a mistyped id)."""
+        part = re.split(r"[/:\\]", wanted.rstrip("/"))[-1].lower()
+        sharing = (
+            [
+                r[0]
+                for r in self._db.execute(
+                    "SELECT id FROM articles WHERE instr(lower(id), ?) > 0 LIMIT 500", (part,)
+                )
+            ]
+            if part
+            else []
+        )
+        pool = sharing
+        if self.count(Selection()) <= SIMILAR_SCAN:
+            pool = [r[0] for r in self._db.execute("SELECT id FROM articles")]
+        close = difflib.get_close_matches(wanted, pool, n, cutoff=0.6)
+        return close or sorted(sharing, key=len)[:n]
+
+
+def _where(selection: Selection) -> tuple[str, list[str]]:
+    """A WHERE condition on `a` (articles) and its parameters; never formats user text."""
+    where, args = _scope_sql(selection.scope)
+    if selection.path is not None:
+        folder = selection.path.rstrip("/") + "/"
+        where += " AND (a.path = ? OR substr(a.path, 1, length(?)) = ?)"
+        args += [selection.path, folder, folder]
+    return where, args
