@@ -18,7 +18,11 @@ from index.settings import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS, DEFAULT_
 
 # Order is the order of `qa --help`. A module is imported to build the parser, so command
 # modules import their heavy dependencies inside `run`.
-COMMANDS = ("ingest", "ask", "timeline", "rebuild", "stats", "doctor", "watch", "eval", "bot")
+COMMANDS = (
+    "ingest", "ask", "timeline",
+    "list", "show", "delete", "prune", "export",  # managing the archive (index.manage)
+    "rebuild", "stats", "doctor", "watch", "eval", "bot",
+)  # fmt: skip
 
 DEMO_QUESTION = "Why won't South Korea arm Ukraine?"
 
