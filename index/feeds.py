@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -29,7 +30,36 @@ class FeedState:
 
 
 def is_url(text: str) -> bool:
-    return text.startswith(("http://", "https://"))
+    """A web address that `read_url` fetches: http:// or https://, in any case."""
+    return text[:8].lower().startswith(("http://", "https://"))
+
+
+# 'ftp://host/f', and the same after pathlib has collapsed its slashes ('ftp:/host/f'). Two
+# letters at least: 'C:/notes' is a Windows drive, not a scheme.
+_SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]+):/+(?P<rest>.*)$", re.S)
+
+
+def other_url(text: str) -> Path | ReadFailure | None:
+    """What a path that is a URL of another scheme than http(s) stands for: a file:// URL is
+    the local path it names, any other scheme (ftp, s3, ...) a failure that names the scheme;
+    None when `text` is no URL."""
+    m = _SCHEME.match(text)
+    scheme = m["scheme"].lower() if m else ""
+    if m is None or scheme in ("http", "https"):
+        return None
+    if scheme == "file":
+        from urllib.parse import unquote, urlsplit
+
+        # file:///srv/news and file://localhost/srv/news; the collapsed file:/srv/news too.
+        parts = urlsplit(text)
+        if parts.netloc not in ("", "localhost"):
+            return ReadFailure(text, f"a file:// URL of another host ({parts.netloc}): unreadable")
+        return Path(unquote(parts.path))
+    return ReadFailure(
+        f"{scheme}://{m['rest']}",
+        f"{scheme}:// URLs are not supported; qa ingest reads files, folders and http(s):// "
+        "URLs (download the file, then ingest it)",
+    )
 
 
 def looks_like_feed(page: Page) -> bool:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import codecs
 import logging
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
+from index.docx_reader import parse_docx
+from index.feeds import other_url
 from index.html_reader import parse_html
 from index.json_reader import parse_json, parse_jsonl
+from index.pdf_reader import parse_pdf
 from index.records import Article, ReadFailure
 from index.text_reader import parse_text
 
@@ -19,25 +23,47 @@ TEXT = frozenset({".txt", ".text", ".md", ".markdown"})
 HTML = frozenset({".html", ".htm", ".xhtml"})
 JSON = frozenset({".json"})
 JSONL = frozenset({".jsonl", ".ndjson"})
-SUPPORTED = TEXT | HTML | JSON | JSONL
+PDF = frozenset({".pdf"})
+DOCX = frozenset({".docx"})
+SUPPORTED = TEXT | HTML | JSON | JSONL | PDF | DOCX
+
+# Byte order marks, UTF-32's first: its little-endian mark begins with UTF-16's.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32", "UTF-32"),
+    (codecs.BOM_UTF32_BE, "utf-32", "UTF-32"),
+    (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"),
+    (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"),
+)
 
 
-def find_files(paths: Iterable[Path]) -> Iterator[Path | ReadFailure]:
+def find_files(
+    paths: Iterable[Path], passed_over: list[Path] | None = None
+) -> Iterator[Path | ReadFailure]:
     """Every supported file under `paths`, in a stable order; folders are walked recursively.
 
     A named file is always returned (its type is checked when read); inside folders, hidden
-    entries and files of other types are passed over.
+    entries are ignored and files of other types are passed over (appended to `passed_over`
+    when it is given, for the summary to count). A path that is a URL of a scheme other than
+    http(s) is named as unsupported; a file:// URL is read as the local path it names.
     """
     for root in paths:
+        if not root.exists():
+            # Path("ftp://host/f") reads "ftp:/host/f": a URL only if no such file is there.
+            failure = other_url(str(root))
+            if isinstance(failure, Path):
+                root = failure
+            elif failure is not None:
+                yield failure
+                continue
         if root.is_dir():
-            yield from _walk(root)
+            yield from _walk(root, passed_over)
         elif root.exists():
             yield root
         else:
             yield ReadFailure(str(root), "no such file or folder")
 
 
-def _walk(root: Path) -> Iterator[Path | ReadFailure]:
+def _walk(root: Path, passed_over: list[Path] | None) -> Iterator[Path | ReadFailure]:
     def on_error(err: OSError) -> None:
         failures.append(ReadFailure(str(err.filename or root), _os_reason(err)))
 
@@ -48,14 +74,28 @@ def _walk(root: Path) -> Iterator[Path | ReadFailure]:
         failures.clear()
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
+            if name.startswith("."):
+                continue
             path = Path(folder) / name
-            if not name.startswith(".") and path.suffix.lower() in SUPPORTED:
+            if path.suffix.lower() in SUPPORTED:
                 yield path
+            elif passed_over is not None:
+                passed_over.append(path)
     yield from failures
 
 
-def read_file(path: Path, *, ident: str, max_bytes: int) -> Iterator[Article | ReadFailure]:
-    """The articles in one file. `ident` is the stable name used for ids and messages."""
+def read_file(
+    path: Path, *, ident: str, max_bytes: int, source: str | None = None
+) -> Iterator[Article | ReadFailure]:
+    """The articles in one file. `ident` is the stable name used for ids and messages;
+    `source` is the source of each article whose file names none (`qa ingest --source`)."""
+    for item in _read(path, ident=ident, max_bytes=max_bytes):
+        if source and isinstance(item, Article) and item.source is None:
+            item = replace(item, source=source)
+        yield item
+
+
+def _read(path: Path, *, ident: str, max_bytes: int) -> Iterator[Article | ReadFailure]:
     where = str(path)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
@@ -82,6 +122,13 @@ def read_file(path: Path, *, ident: str, max_bytes: int) -> Iterator[Article | R
     except OSError as e:
         yield ReadFailure(where, _os_reason(e))
         return
+    if suffix in PDF | DOCX:
+        if not data:
+            yield ReadFailure(where, "file is empty")
+            return
+        parse_binary = parse_pdf if suffix in PDF else parse_docx
+        yield parse_binary(data, fallback_id=ident, path=where)
+        return
     raw = _decode(data, where)
     if isinstance(raw, ReadFailure):
         yield raw
@@ -93,10 +140,11 @@ def read_file(path: Path, *, ident: str, max_bytes: int) -> Iterator[Article | R
         yield from parse_json(raw, path=where, ident=ident)
     elif suffix in JSONL:
         yield from parse_jsonl(raw, path=where, ident=ident)
-    else:
-        parse = parse_html if suffix in HTML else parse_text
-        result = parse(raw, fallback_id=ident, path=where)
+    elif suffix in HTML:
+        result = parse_html(raw, fallback_id=ident, path=where)
         yield ReadFailure(where, result) if isinstance(result, str) else result
+    else:
+        yield parse_text(raw, fallback_id=ident, path=where)
 
 
 def locate(paths: Iterable[Path]) -> Iterator[tuple[Path, str] | ReadFailure]:
@@ -131,6 +179,19 @@ def read_located(file: Path, ident: str, *, max_bytes: int) -> Iterator[Article 
 
 
 def _decode(data: bytes, where: str) -> str | ReadFailure:
+    """The text of a file: UTF-8 (a byte order mark allowed), or UTF-16 / UTF-32 with theirs."""
+    for bom, codec, name in _BOMS:
+        if data.startswith(bom):
+            try:
+                text = data.decode(codec)
+            except UnicodeDecodeError as e:
+                line = data[: e.start].decode(codec, errors="replace").count("\n") + 1
+                return ReadFailure(
+                    f"{where}:{line}", f"invalid {name} at byte {e.start}; save the file as UTF-8"
+                )
+            if "\x00" in text:  # random bytes that happen to open with a mark
+                return ReadFailure(where, "binary file (holds NUL characters), not text")
+            return text
     if b"\x00" in data[:8192]:
         return ReadFailure(where, "binary file (holds NUL bytes), not text")
     try:

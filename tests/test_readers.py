@@ -152,12 +152,13 @@ def test_size_limit_refuses_without_reading(tmp_path: Path) -> None:
 
 
 def test_missing_path_and_unsupported_type(tmp_path: Path) -> None:
-    (tmp_path / "notes.pdf").write_bytes(b"%PDF-1.4")
-    (tmp_path / "skip.pdf").write_bytes(b"%PDF-1.4")
-    _, failures = read(tmp_path / "absent", tmp_path / "notes.pdf")
-    assert [f.where for f in failures] == [str(tmp_path / "absent"), str(tmp_path / "notes.pdf")]
-    assert "unsupported file type .pdf" in failures[1].reason
-    # Inside a folder, other file types are passed over silently.
+    (tmp_path / "notes.xlsx").write_bytes(b"PK")
+    (tmp_path / "skip.xlsx").write_bytes(b"PK")
+    _, failures = read(tmp_path / "absent", tmp_path / "notes.xlsx")
+    assert [f.where for f in failures] == [str(tmp_path / "absent"), str(tmp_path / "notes.xlsx")]
+    assert "unsupported file type .xlsx" in failures[1].reason
+    assert ".docx" in failures[1].reason and ".pdf" in failures[1].reason
+    # Inside a folder, other file types are passed over: no failure (find_files lists them).
     assert read(tmp_path) == ([], [])
 
 
