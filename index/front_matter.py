@@ -62,6 +62,8 @@ def read_front_matter(lines: list[str], *, path: str) -> FrontMatter | ReadFailu
         return ReadFailure(f"{path}:{line}", f"invalid front matter: {problem}")
     if data is None:
         return FrontMatter(body=end + 1)
+    if isinstance(data, str):
+        return None  # a title between two rules ('---'), not metadata: read as plain text
     if not isinstance(data, dict):
         return ReadFailure(
             f"{path}:2",

@@ -106,8 +106,15 @@ def test_bad_front_matter_names_file_and_line(
     assert words in fail.reason
 
 
-def test_title_is_never_a_rule_line(tmp_path: Path) -> None:
-    (tmp_path / "a.md").write_text("***\n\nHarbor reopens\n==============\n\nShips returned.\n")
+@pytest.mark.parametrize(
+    "content",
+    [
+        "***\n\nHarbor reopens\n==============\n\nShips returned.\n",
+        "---\nHarbor reopens\n---\nShips returned.\n",  # rules around a title: no metadata
+    ],
+)
+def test_title_is_never_a_rule_line(tmp_path: Path, content: str) -> None:
+    (tmp_path / "a.md").write_text(content)
     article = one(tmp_path / "a.md")
     assert (article.title, article.text) == ("Harbor reopens", "Ships returned.")
 
