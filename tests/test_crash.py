@@ -1,4 +1,4 @@
-"""Crash safety: `ingest` and `rebuild` killed with SIGKILL at random moments.
+"""Crash safety: `ingest`, `rebuild` and `delete` killed with SIGKILL at random moments.
 
 After every kill the index opens, passes the consistency check, answers, and holds exactly
 the articles from before or after the interrupted write, never a mix.
@@ -20,6 +20,7 @@ import pytest
 
 from index.build import ingest
 from index.doctor import check
+from index.manage import delete
 from index.reader import IndexReader
 from index.reading import read_paths
 from index.settings import Settings
@@ -132,3 +133,39 @@ def test_rebuild_survives_sigkill(base: Path, tmp_path: Path) -> None:
     outcomes = kill_trials(base, tmp_path, ["rebuild", "INDEX", "48"], seed=3)
     print(f"rebuild kills: {outcomes}")
     assert sum(outcomes.values()) == TRIALS
+
+
+def test_delete_survives_sigkill(base: Path, tmp_path: Path) -> None:
+    ids = [f"r{i}" for i in range(0, 150, 2)]  # half the dispatches; the demo article stays
+    outcomes = kill_trials(base, tmp_path, ["delete", "INDEX", *ids], seed=4)
+    print(f"delete kills: {outcomes}")
+    assert sum(outcomes.values()) == TRIALS
+
+
+@pytest.mark.parametrize(
+    ("step", "outcome"),
+    [
+        ("index.store:Store.delete_article", "before"),  # inside the transaction
+        ("index.vectors:VectorIndex.save", "before"),  # next FAISS file written, no commit
+        ("index.manifest:Manifest.write_mirror", "after"),  # committed, not yet tidied
+    ],
+)
+def test_delete_killed_at_each_step(
+    base: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str, outcome: str
+) -> None:
+    folder = tmp_path / "index"
+    shutil.copytree(base, folder)
+    before = state(folder)
+    monkeypatch.setenv("CRASH_AFTER", step)
+    proc = driver("delete", str(folder), "r1", "r3")
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == -signal.SIGKILL, err.decode()
+    articles, tokens, chunks = before
+    after = ({k: v for k, v in articles.items() if k not in ("r1", "r3")}, tokens, chunks - 2)
+    assert state(folder) == (before if outcome == "before" else after)
+    healthy(folder)
+    stray = any("stray file" in p.what for p in check(folder))
+    assert stray == (step != "index.store:Store.delete_article"), "killed where it was meant"
+    # The next write removes what the killed one left (a FAISS file of no generation).
+    delete(Settings.from_env({}, index_dir=folder), ["r5"])
+    assert check(folder) == []
