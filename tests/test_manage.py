@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import json
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -14,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from bot.handlers import APOLOGY
 from index.build import ingest
 from index.catalog import ArticleRow
 from index.doctor import check
@@ -27,7 +30,8 @@ from index.vectors import VectorIndex
 from qa.cli import main
 from qa.engine import Engine
 from qa.listing import table
-from tests.conftest import DEMO_DIR, DEMO_QUESTION
+from tests.botapi_double import BotAPIDouble, ask, bot
+from tests.conftest import DEMO_DIR, DEMO_QUESTION, ROOT
 from tests.fakes import HashingEmbedder
 
 Run = Callable[..., tuple[int, str, str]]
@@ -313,6 +317,42 @@ def test_an_open_engine_stops_quoting_a_deleted_article(
         after = engine.ask(DEMO_QUESTION)
         cited = {q.article_id for q in after.quotes} | {p.article_id for p in after.passages}
         assert cited and "story:264603" not in cited
+    finally:
+        engine.close()
+
+
+@pytest.mark.slow
+def test_a_running_bot_stops_quoting_a_deleted_article(tmp_path: Path) -> None:
+    """The bot answers from an Engine opened before `qa delete` runs in another process."""
+    harbor = " ".join(
+        f"The harbor of Velmora stayed closed for twelve days, report {j} said." for j in range(4)
+    )
+    records = [{"id": "velmora", "title": "Velmora harbor closed", "text": harbor}, record(1)]
+    settings = build(tmp_path / "index", DEMO_DIR, write_jsonl(tmp_path / "a.jsonl", records))
+    engine = Engine(settings, lambda _m: HashingEmbedder())
+    question = "How long did the harbor of Velmora stay closed?"
+    try:
+        with BotAPIDouble() as double, bot(double, engine, rate_limit=0):
+            before = " ".join(s.visible for s in ask(double, question))
+            assert "Velmora harbor closed" in before
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "qa",
+                    "delete",
+                    "velmora",
+                    "--index",
+                    str(tmp_path / "index"),
+                ],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert done.returncode == 0, done.stderr
+            after = " ".join(s.visible for s in ask(double, question))
+            assert "Velmora" not in after and after != APOLOGY
     finally:
         engine.close()
 
