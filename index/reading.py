@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import errno
 import logging
 import os
 from collections.abc import Iterable, Iterator
@@ -78,7 +79,7 @@ def _walk(root: Path, passed_over: list[Path] | None) -> Iterator[Path | ReadFai
                 continue
             path = Path(folder) / name
             if path.suffix.lower() in SUPPORTED:
-                yield path
+                yield ReadFailure(str(path), "symbolic link loop") if _loops(path) else path
             elif passed_over is not None:
                 passed_over.append(path)
     yield from failures
@@ -201,6 +202,19 @@ def _decode(data: bytes, where: str) -> str | ReadFailure:
         return ReadFailure(
             f"{where}:{line}", f"invalid UTF-8 at byte {e.start}; save the file as UTF-8"
         )
+
+
+def _loops(path: Path) -> bool:
+    """Whether `path` is a symbolic link that leads back to itself (it has no real path)."""
+    if not path.is_symlink():
+        return False
+    try:
+        path.resolve(strict=True)
+    except RuntimeError:  # Python 3.11 and 3.12 say a loop so
+        return True
+    except OSError as e:
+        return e.errno == errno.ELOOP
+    return False
 
 
 def _os_reason(e: OSError) -> str:
