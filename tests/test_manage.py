@@ -255,6 +255,48 @@ def test_a_deletion_is_one_new_generation_without_the_vectors(archive: Settings)
     assert json.loads(layout.manifest.read_text())["generation"] == generation + 1
 
 
+def test_deleting_everything_leaves_an_empty_index_that_takes_new_articles(
+    archive: Settings, qa: Run, tmp_path: Path
+) -> None:
+    status, out, _ = qa(archive, "delete", "--since", "1900", "--yes")
+    assert status == 0 and "deleted 13 articles (15 chunks)" in out
+    status, out, err = qa(archive, "list")
+    assert (status, out) == (0, "") and "no articles in" in err
+    engine = Engine(archive, lambda _m: HashingEmbedder())
+    try:
+        assert engine.ask("Dispatch 3 river").passages == ()
+        build(archive.index_dir, write_jsonl(tmp_path / "new.jsonl", [record(40)]))
+        assert engine.ask("Dispatch 40 river").passages[0].article_id == "r40"
+    finally:
+        engine.close()
+    assert check(archive.index_dir) == []
+
+
+def test_removing_from_an_hnsw_graph_never_returns_the_removed(archive: Settings) -> None:
+    """HNSW cannot delete a node: the removed ones are tombstones that search skips."""
+    from index.build import _Writer
+
+    hashing = HashingEmbedder()
+    writer = _Writer(archive, lambda _m: hashing, search="hnsw")
+    try:
+        for article_id in ("r3", "r5"):  # the first makes the graph, the second a tombstone
+            gone = writer.store.find_article(article_id)
+            assert gone is not None
+            writer.remove([gone.rowid])
+        assert writer.manifest.search == "hnsw" and len(writer.current_vectors()) == 13
+    finally:
+        writer.close()
+    reader = IndexReader(archive.index_dir)
+    try:
+        query = hashing.embed_query("Dispatch 3 sentence 1 tells of river 3 and market 1.")
+        found = [cid for cid, _ in reader.dense(query, 20)]
+        chunks = reader.store.chunks(found)
+        assert len(found) == 13 and set(found) == set(chunks), "no removed chunk comes back"
+        assert {c.article_id for c in chunks.values()} == stored_ids(archive)
+    finally:
+        reader.close()
+
+
 def test_delete_waits_for_the_write_lock(archive: Settings) -> None:
     said: list[str] = []
     done = threading.Event()
