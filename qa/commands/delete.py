@@ -34,7 +34,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def add_safety_options(p: argparse.ArgumentParser, verb: str) -> None:
     p.add_argument("-y", "--yes", action="store_true", help=f"{verb} without asking")
-    p.add_argument("--dry-run", action="store_true", help=f"list what would {verb}; change nothing")
+    p.add_argument(
+        "--dry-run", action="store_true", help=f"list what would be {verb}d; change nothing"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
