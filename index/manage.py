@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from index.build import _Writer  # the writer ingest commits through
 from index.catalog import ArticleRecord, ArticleRow, Catalog, Selection
 from index.embedder import Embedder
 from index.errors import IndexMissing, QAError
@@ -166,8 +167,6 @@ def delete(
 ) -> Deleted:
     """Delete the articles with these stored ids (those still stored, and, with `still`,
     still passing it) as one generation, under the write lock."""
-    from index.build import _Writer
-
     folder = settings.index_dir
     if not Layout(folder).store.exists():
         raise IndexMissing(f"no index in {folder}; run `qa ingest PATH --index {folder}` first")

@@ -198,6 +198,20 @@ def test_delete_by_ids_counts_and_names_unknown_ids(archive: Settings, qa: Run) 
     assert status == 0 and out.splitlines()[-1].startswith("deleted 1 article (1 chunk) from")
 
 
+def test_delete_by_path_and_a_folder_given_as_an_id(tmp_path: Path, qa: Run) -> None:
+    wrong = tmp_path / "wrong"
+    (wrong / "deep").mkdir(parents=True)
+    for n, folder in enumerate((wrong, wrong / "deep", tmp_path)):
+        (folder / f"n{n}.txt").write_text(f"Note {n}\n\nThe note {n} of the folder.\n")
+    (tmp_path / "wrongly.txt").write_text("Kept\n\nA file whose name starts like the folder.\n")
+    settings = build(tmp_path / "index", wrong, tmp_path / "n2.txt", tmp_path / "wrongly.txt")
+    status, _, err = qa(settings, "delete", str(wrong))
+    assert status == 1 and f"use --path {wrong}" in err
+    status, out, _ = qa(settings, "delete", "--path", str(wrong))
+    assert status == 0 and "deleted 2 articles" in out
+    assert {i.rsplit("/", 1)[1] for i in stored_ids(settings)} == {"n2.txt", "wrongly.txt"}
+
+
 def test_delete_by_filters_combined(archive: Settings, qa: Run) -> None:
     status, out, _ = qa(archive, "delete", "--source", "irna", "--until", "2023-04", "--json")
     result = json.loads(out)

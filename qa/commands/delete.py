@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from index.errors import ConfigError
@@ -56,7 +57,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         )
     plan = plan_delete(settings.index_dir, args.ids, None if args.ids else selection)
     for unknown in plan.unknown:
-        print(f"error: {unknown}", file=sys.stderr)
+        folder = Path(unknown.asked).expanduser().is_dir()
+        hint = f"; for the articles of a folder, use --path {unknown.asked}" if folder else ""
+        print(f"error: {unknown}{hint}", file=sys.stderr)
     if not plan.articles and not args.ids:
         from qa.commands.list import nothing_found
 
