@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from index import neardup
+from index import identity, neardup
 from index.chunker import chunk_text
 from index.embedder import Embedder
 from index.errors import IndexMismatch
@@ -40,21 +40,46 @@ class IngestReport:
 
     added: int = 0
     updated: int = 0
+    renamed: int = 0  # unchanged, stored before under another id (index.identity)
     unchanged: int = 0
     duplicate: int = 0
     failed: int = 0
     chunks: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # the whole run, the two below included
+    waited: float = 0.0  # for another writer's lock
+    prepared: float = 0.0  # loading the model, and making its export the first time
     failures: list[ReadFailure] = field(default_factory=list)
+
+    @property
+    def read(self) -> int:
+        """Articles read, whatever became of them (failures aside)."""
+        return self.added + self.updated + self.renamed + self.unchanged + self.duplicate
+
+    def to_dict(self) -> dict[str, object]:
+        """The counts and seconds for `--json`, failures as {where, reason}."""
+        out = {**asdict(self), "working": self.working}
+        return {k: round(v, 3) if isinstance(v, float) else v for k, v in out.items()}
+
+    @property
+    def working(self) -> float:
+        """Seconds of the run's own work: not waiting for the lock, not preparing the model."""
+        return max(self.seconds - self.waited - self.prepared, 0.0)
 
     def summary(self) -> str:
         rate = (
-            f" ({self.chunks / self.seconds:.1f} chunks/s)" if self.chunks and self.seconds else ""
+            f" ({self.chunks / self.working:.1f} chunks/s)" if self.chunks and self.working else ""
         )
+        renamed = f"{self.renamed} renamed, " if self.renamed else ""
+        extra = [
+            f"{s:.1f} s {what}"
+            for s, what in ((self.prepared, "preparing the model"), (self.waited, "waiting"))
+            if s >= 1.0
+        ]
         return (
-            f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
-            f"{self.duplicate} duplicate, {self.failed} failed; {self.chunks} chunks embedded "
-            f"in {self.seconds:.1f} s{rate}"
+            f"{self.added} added, {self.updated} updated, {renamed}{self.unchanged} unchanged, "
+            f"{self.duplicate} duplicate, {self.failed} failed; {self.chunks} "
+            f"{'chunk' if self.chunks == 1 else 'chunks'} embedded in {self.working:.1f} s{rate}"
+            + (f", plus {' and '.join(extra)}" if extra else "")
         )
 
 
@@ -102,6 +127,7 @@ class _Writer:
         self.store = Store(self.layout.store)
         self._make_embedder = make_embedder
         self._embedder: Embedder | None = None
+        self.model_seconds = 0.0  # loading (and first exporting) the model
         stored = self.store.get_meta("manifest")
         if stored is None:
             tokens = settings.chunk_tokens or DEFAULT_CHUNK_TOKENS
@@ -137,7 +163,9 @@ class _Writer:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
+            started = time.perf_counter()
             self._embedder = self._make_embedder(self.manifest.model)
+            self.model_seconds = time.perf_counter() - started
             dim = self._embedder.dimension
             if self.manifest.dimension not in (0, dim):
                 raise IndexMismatch(
@@ -291,6 +319,7 @@ def ingest(
     report = IngestReport()
     settings.index_dir.mkdir(parents=True, exist_ok=True)
     with write_lock(settings.index_dir, on_wait):
+        report.waited = time.perf_counter() - started
         writer = _Writer(settings, make_embedder, search)
         try:
             writer.check_settings(settings)
@@ -298,8 +327,11 @@ def ingest(
             inputs: list[str] = []
             seen: dict[str, str] = {}  # text hash -> id, for this run
             seen_ids: set[str] = set()
+            copies: list[int] = []  # rowids of further copies of a renamed article
 
             def flush() -> None:
+                writer.remove(copies)
+                copies.clear()
                 if pending:
                     vectors, sentences = embed(writer.embedder, pending, inputs, progress)
                     writer.commit(pending, vectors, sentences)
@@ -315,8 +347,20 @@ def ingest(
                         on_failure(item)
                     continue
                 old = writer.store.find_article(item.id)
+                renamed = False
+                if old is None and (earlier := identity.predecessors(writer.store, item)):
+                    # The same file under an older id, or moved: it carries on as this id.
+                    old, *others = earlier
+                    with writer.store.transaction():
+                        writer.store.rename_article(old.rowid, item.id, item.path)
+                    log.info("%s: stored before as %s, renamed", item.id, old.id)
+                    copies.extend(o.rowid for o in others)
+                    renamed = True
                 if old is not None and old.fingerprint == fingerprint(item):
-                    report.unchanged += 1
+                    if renamed:
+                        report.renamed += 1
+                    else:
+                        report.unchanged += 1
                     continue
                 owner = seen.get(item.text_hash) or writer.store.find_text(item.text_hash)
                 if owner is not None and owner != item.id:
@@ -346,6 +390,7 @@ def ingest(
         finally:
             writer.close()
     report.seconds = time.perf_counter() - started
+    report.prepared = writer.model_seconds
     return report
 
 
@@ -365,6 +410,7 @@ def rebuild(
 
         raise IndexMissing(f"no index in {settings.index_dir}; run `qa ingest PATH` first")
     with write_lock(settings.index_dir, on_wait):
+        report.waited = time.perf_counter() - started
         writer = _Writer(settings, make_embedder, search)
         try:
             m = writer.manifest
@@ -399,4 +445,5 @@ def rebuild(
         finally:
             writer.close()
     report.seconds = time.perf_counter() - started
+    report.prepared = writer.model_seconds
     return report

@@ -18,6 +18,7 @@ import secrets
 import shutil
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -50,19 +51,22 @@ CHECK_TEXTS = (
     " ".join(["The committee met again on Tuesday and the vote was postponed."] * 60),
 )
 STALE_TMP_S = 3600  # a temporary folder older than this was left by an export that died
+PREPARING = "preparing the model {name} for fast CPU inference, once: about 10-20 s"
 
 
-def ensure_export(name: str) -> Path | None:
+def ensure_export(name: str, notify: Callable[[str], None] | None = None) -> Path | None:
     """The export folder of the model `name`, made now if there is none; None if unsupported.
 
-    Never raises for a model it cannot export: it logs why and the caller keeps
-    sentence-transformers.
+    `notify` is told, before the slow part, that the export is being made (a first ingest or
+    question on a machine waits 10-20 s for it). Never raises for a model it cannot export:
+    it logs why and the caller keeps sentence-transformers.
     """
     folder = model_folder(name)
     if folder is None:
         return None
     key = fingerprint(folder)
     root = cache_root()
+    remove_partial(root)
     target = root / key
     meta = read_meta(target, key)
     if meta is not None:
@@ -74,6 +78,7 @@ def ensure_export(name: str) -> Path | None:
     except OSError as e:
         log.warning("cannot write model exports to %s (%s); torch will embed instead", root, e)
         return None
+    (notify or log.info)(PREPARING.format(name=name))
     started = time.perf_counter()
     try:
         meta = _export(folder, key, tmp)
@@ -247,18 +252,45 @@ def _install(tmp: Path, target: Path) -> None:
         log.debug("another process exported %s first", target)
 
 
+def remove_partial(root: Path) -> None:
+    """Remove the temporary folders of exports whose process is gone (killed, crashed), or
+    that are older than any export takes: `.KEY.PID.RANDOM.tmp`, about 90 MB each."""
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return  # no cache yet
+    for entry in entries:
+        parts = entry.name.split(".")
+        if not entry.name.endswith(".tmp") or len(parts) != 5 or not parts[2].isdigit():
+            continue
+        try:
+            old = time.time() - entry.stat(follow_symlinks=False).st_mtime > STALE_TMP_S
+        except OSError:
+            continue
+        if old or not _alive(int(parts[2])):
+            log.info("removing %s, left by an export that did not finish", entry.path)
+            shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
 def _remove_stale(root: Path, folder: Path, key: str) -> None:
-    """Exports of earlier states of the same model folder, temporary folders of dead runs,
-    and the ONNX exports of earlier versions (in a sibling folder, `onnx`)."""
+    """Exports of earlier states of the same model folder, and the ONNX exports of earlier
+    versions (in a sibling folder, `onnx`)."""
     shutil.rmtree(root.parent / "onnx", ignore_errors=True)
     for path in root.iterdir():
         if path.name.endswith(".tmp"):
-            try:
-                if time.time() - path.stat().st_mtime > STALE_TMP_S:
-                    shutil.rmtree(path, ignore_errors=True)
-            except OSError:
-                pass
-            continue
+            continue  # remove_partial's
         if path.name == key or not path.is_dir():
             continue
         try:

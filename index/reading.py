@@ -27,6 +27,7 @@ JSONL = frozenset({".jsonl", ".ndjson"})
 PDF = frozenset({".pdf"})
 DOCX = frozenset({".docx"})
 SUPPORTED = TEXT | HTML | JSON | JSONL | PDF | DOCX
+READS = ".txt, .md, .html, .json, .jsonl, .pdf and .docx files"  # for messages
 
 # Byte order marks, UTF-32's first: its little-endian mark begins with UTF-16's.
 _BOMS = (
@@ -148,13 +149,15 @@ def _read(path: Path, *, ident: str, max_bytes: int) -> Iterator[Article | ReadF
         yield parse_text(raw, fallback_id=ident, path=where)
 
 
-def locate(paths: Iterable[Path]) -> Iterator[tuple[Path, str] | ReadFailure]:
-    """(file, article id) for every file under `paths`.
+def locate(
+    paths: Iterable[Path], passed_over: list[Path] | None = None
+) -> Iterator[tuple[Path, str] | ReadFailure]:
+    """(file, article id) for every file under `paths` (`passed_over`: as `find_files`).
 
     The id is `file:` and the file's absolute path with symlinks resolved, so one file is one
     article however its path was typed and whatever folder the command ran from.
     """
-    for item in find_files(paths):
+    for item in find_files(paths, passed_over):
         yield item if isinstance(item, ReadFailure) else (item, file_id(item))
 
 
@@ -172,10 +175,12 @@ def read_paths(paths: Iterable[Path], *, max_bytes: int) -> Iterator[Article | R
             yield from read_located(item[0], item[1], max_bytes=max_bytes)
 
 
-def read_located(file: Path, ident: str, *, max_bytes: int) -> Iterator[Article | ReadFailure]:
+def read_located(
+    file: Path, ident: str, *, max_bytes: int, source: str | None = None
+) -> Iterator[Article | ReadFailure]:
     """`read_file`, each article keeping the absolute path of its file (`qa prune` checks it)."""
     absolute = file.resolve().as_posix()
-    for item in read_file(file, ident=ident, max_bytes=max_bytes):
+    for item in read_file(file, ident=ident, max_bytes=max_bytes, source=source):
         yield replace(item, path=absolute) if isinstance(item, Article) else item
 
 

@@ -32,6 +32,7 @@ class StoredArticle:
     id: str
     text_hash: str
     fingerprint: str  # hash of every stored field; a change means re-chunk and re-embed
+    path: str | None = None  # the file it was read from (absolute since file ids are)
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ class Store:
 
     def find_article(self, article_id: str) -> StoredArticle | None:
         row = self._db.execute(
-            "SELECT rowid, id, text_hash, title, text, url, published, source "
+            "SELECT rowid, id, text_hash, title, text, url, published, source, path "
             "FROM articles WHERE id = ?",
             (article_id,),
         ).fetchone()
@@ -170,6 +171,12 @@ class Store:
             (*values, now, article.id),
         )
         return int(cur.lastrowid or 0)
+
+    def rename_article(self, rowid: int, article_id: str, path: str | None) -> None:
+        """Give a stored article a new id and file path; its chunks and vectors stay."""
+        self._db.execute(
+            "UPDATE articles SET id = ?, path = ? WHERE rowid = ?", (article_id, path, rowid)
+        )
 
     def stories_of_chunks(self, chunk_ids: Iterable[int]) -> dict[int, int]:
         """The articles of the chunks that exist: article rowid -> its story id (its own
@@ -488,6 +495,6 @@ def _scope_sql(scope: Scope) -> tuple[str, list[str]]:
 
 
 def _stored(row: tuple[Any, ...]) -> StoredArticle:
-    rowid, aid, text_hash, title, text, url, published, source = row
+    rowid, aid, text_hash, title, text, url, published, source, path = row
     article = Article(id=aid, title=title, text=text, url=url, published=published, source=source)
-    return StoredArticle(rowid=rowid, id=aid, text_hash=text_hash, fingerprint=fingerprint(article))
+    return StoredArticle(rowid, aid, text_hash, fingerprint(article), path)

@@ -33,14 +33,16 @@ from qa.timeline import Timeline, oldest_first, one_per_story
 log = logging.getLogger(__name__)
 
 
-def load_embedder(settings: Settings, *, writing: bool = False) -> Callable[[str], Embedder]:
+def load_embedder(
+    settings: Settings, *, writing: bool = False, notify: Callable[[str], None] | None = None
+) -> Callable[[str], Embedder]:
     """A factory of the real embedder for a model name.
 
-    The model's cached export where there is a sound one (index/exported.py): OpenVINO
-    and tokenizers, ready in a fraction of a second where importing torch and
-    sentence-transformers takes seconds, and faster per batch. For answering (the default)
-    in float32; when `writing` (ingest, rebuild: long runs of batches) with the settings'
-    dtype, bfloat16 where that is fast. An ingest makes the export first if there is none;
+    The model's cached export (index/exported.py): OpenVINO and tokenizers, ready in a
+    fraction of a second where importing torch and sentence-transformers takes seconds, and
+    faster per batch. For answering (the default) in float32; when `writing` (ingest,
+    rebuild: long runs of batches) with the settings' dtype, bfloat16 where that is fast.
+    The first use of a model makes its export (torch is imported then, and `notify` told);
     a model that cannot be exported is embedded by sentence-transformers.
     """
 
@@ -48,8 +50,7 @@ def load_embedder(settings: Settings, *, writing: bool = False) -> Callable[[str
         from index.export import ensure_export
         from index.exported import open_export
 
-        if writing:
-            ensure_export(model)  # torch is loaded only when there is none yet
+        ensure_export(model, notify)
         fast = open_export(
             model,
             batch_size=settings.batch_size,
@@ -59,12 +60,9 @@ def load_embedder(settings: Settings, *, writing: bool = False) -> Callable[[str
         if fast is not None:
             return fast
         log.info("%s: embedding with sentence-transformers (torch)", model)
-        embedder = SentenceTransformerEmbedder(
+        return SentenceTransformerEmbedder(
             model, dtype=settings.dtype, batch_size=settings.batch_size
         )
-        if not writing:
-            ensure_export(model)  # torch being loaded, for the next question
-        return embedder
 
     return make
 
@@ -84,9 +82,11 @@ class Engine:
         retrieval: RetrievalSettings | None = None,
         quotes: QuoteSettings | None = None,
         abstention: AbstentionSettings | None = None,
+        notify: Callable[[str], None] | None = None,
     ) -> None:
+        """`notify` is told of slow first-time work (making the model's export)."""
         self.settings = settings
-        self._make_embedder = make_embedder or load_embedder(settings)
+        self._make_embedder = make_embedder or load_embedder(settings, notify=notify)
         self._lock = threading.Lock()
         self.reader = IndexReader(settings.index_dir)
         self.embedder = self._embedder_for(self.reader.manifest.model)

@@ -49,15 +49,20 @@ def test_qa_ask_without_torch(demo_index: Path) -> None:
     assert "embedding with OpenVINO" in proc.stderr
 
 
-def test_qa_ask_falls_back_and_exports(
+def test_first_qa_ask_says_it_prepares_the_model(
     demo_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With no export yet, the first question loads torch, answers, and leaves an export."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    proc = ask(demo_index, "-v")
+    """With no export yet, the first question says what the slow first step is, makes the
+    export (torch loaded for it alone), answers through it, and leaves no partial folder."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    proc = ask(demo_index)
     assert proc.returncode == 0, proc.stderr
+    assert "preparing the model" in proc.stderr and "once" in proc.stderr
     assert "heavy sentence_transformers,torch,transformers" in proc.stdout
     assert DEMO_ANSWER_START in " ".join(proc.stdout.split())
-    assert "no export yet" in proc.stderr and "exported" in proc.stderr
+    exports = list((cache / "newsqa" / "exports").iterdir())
+    assert len(exports) == 1 and not exports[0].name.endswith(".tmp"), exports
     again = ask(demo_index)
     assert again.stdout.rstrip().endswith("status 0 heavy none"), again.stdout
+    assert "preparing" not in again.stderr

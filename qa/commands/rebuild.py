@@ -24,14 +24,16 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from index.build import rebuild
     from qa.engine import load_embedder
 
+    def say(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
     report = rebuild(
         settings,
-        load_embedder(settings, writing=True),
+        load_embedder(settings, writing=True, notify=say),
         progress=sys.stderr.isatty(),
-        on_wait=lambda m: print(m, file=sys.stderr),
+        on_wait=say,
     )
-    print(
-        f"rebuilt {settings.index_dir}: {report.updated} articles, {report.chunks} chunks "
-        f"in {report.seconds:.1f} s"
-    )
+    articles = f"{report.updated} article{'' if report.updated == 1 else 's'}"
+    chunks = f"{report.chunks} chunk{'' if report.chunks == 1 else 's'}"
+    print(f"rebuilt {settings.index_dir}: {articles}, {chunks} in {report.working:.1f} s")
     return 0

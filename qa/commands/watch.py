@@ -30,7 +30,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         description="Fetch each feed now and then every --every, ingesting new articles. "
         "Conditional requests (ETag / Last-Modified) make an unchanged feed cost one small "
         "request; pages already stored are not fetched again. A running `qa bot` answers from "
-        "the new articles at once. Stop with Ctrl-C.",
+        "the new articles at once. Each line it prints starts with the time. Stop with Ctrl-C.",
     )
     p.add_argument("feeds", nargs="+", metavar="FEED_URL")
     p.add_argument(
@@ -40,6 +40,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         help="time between rounds: 90s, 15m, 2h, 1d (default 15m)",
     )
     p.add_argument("--once", action="store_true", help="one round, then exit (for cron)")
+    p.add_argument("--json", action="store_true", help="each round's summary as a JSON line")
     p.add_argument("--max-file-mb", type=float, metavar="MB", help="[QA_MAX_FILE_MB]")
     add_fetch_options(p)
     return p
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     every = parse_every(args.every)
     while True:
         started = time.monotonic()
-        report = ingest_sources(args.feeds, args, settings)
+        report = ingest_sources(args.feeds, args, settings, stamp=True)
         if args.once:
             return 1 if report.failed else 0
         time.sleep(max(0.0, every - (time.monotonic() - started)))
