@@ -9,6 +9,7 @@ import difflib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from index.records import Article, Scope
 from index.store import Store, _scope_sql  # the conditions search applies to a scope
@@ -53,12 +54,6 @@ class ArticleRecord:
     story: tuple[str, ...]  # ids of the other articles of its story (near duplicates)
 
 
-_ROW = "a.id, a.title, a.published, a.source, a.url, a.path"
-_CHUNKS = "(SELECT count(*) FROM chunks c WHERE c.article = a.rowid)"
-# Newest first; articles without a date after all dated ones.
-_NEWEST = "a.published IS NULL, a.published DESC, a.rowid DESC"
-
-
 class Catalog(Store):
     """A Store with queries over whole articles."""
 
@@ -68,11 +63,26 @@ class Catalog(Store):
         return int(n)
 
     def rows(self, selection: Selection, limit: int | None = None) -> list[ArticleRow]:
-        """The selected articles, newest first; at most `limit` of them."""
+        """The selected articles, newest first (undated ones last); at most `limit`."""
         where, args = _where(selection)
+        return self._rows(
+            f"{where} ORDER BY a.published IS NULL, a.published DESC, a.rowid DESC LIMIT ?",
+            [*args, -1 if limit is None else limit],
+        )
+
+    def rows_with(self, ids: Iterable[str]) -> list[ArticleRow]:
+        """The articles with these ids that are stored, in the order asked."""
+        found: dict[str, ArticleRow] = {}
+        for article_id in dict.fromkeys(ids):
+            found |= {r.id: r for r in self._rows("a.id = ?", [article_id])}
+        return list(found.values())
+
+    def _rows(self, where: str, args: list[Any]) -> list[ArticleRow]:
         cursor = self._db.execute(
-            f"SELECT {_ROW}, {_CHUNKS} FROM articles a WHERE {where} ORDER BY {_NEWEST} LIMIT ?",
-            (*args, -1 if limit is None else limit),
+            "SELECT a.id, a.title, a.published, a.source, a.url, a.path, "
+            "(SELECT count(*) FROM chunks c WHERE c.article = a.rowid) "
+            f"FROM articles a WHERE {where}",
+            args,
         )
         return [ArticleRow(*r) for r in cursor]
 
@@ -91,7 +101,8 @@ class Catalog(Store):
     def record(self, article_id: str) -> ArticleRecord | None:
         row = self._db.execute(
             "SELECT a.rowid, a.id, a.title, a.text, a.url, a.published, a.source, a.lang, "
-            f"a.path, a.added, a.updated, coalesce(a.story, a.rowid), {_CHUNKS} "
+            "a.path, a.added, a.updated, coalesce(a.story, a.rowid), "
+            "(SELECT count(*) FROM chunks c WHERE c.article = a.rowid) "
             "FROM articles a WHERE a.id = ?",
             (article_id,),
         ).fetchone()
@@ -104,17 +115,6 @@ class Catalog(Store):
             (story, rowid),
         )
         return ArticleRecord(Article(*fields), chunks, added, updated, tuple(r[0] for r in others))
-
-    def rows_with(self, ids: Iterable[str]) -> list[ArticleRow]:
-        """The articles with these ids that are stored, in the order asked."""
-        found = {}
-        for article_id in dict.fromkeys(ids):
-            row = self._db.execute(
-                f"SELECT {_ROW}, {_CHUNKS} FROM articles a WHERE a.id = ?", (article_id,)
-            ).fetchone()
-            if row is not None:
-                found[article_id] = ArticleRow(*row)
-        return list(found.values())
 
     def rowids(self, ids: Iterable[str]) -> list[int]:
         """The rowids of the articles with these ids that are stored."""
