@@ -133,6 +133,36 @@ def test_ingest_mixed_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert answer["quotes"][0]["article_id"] == "x1"
 
 
+def test_ingest_counts_files_passed_over_gives_a_source_and_says_when_it_finds_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "floods.txt").write_text("Kabul floods\n\nHeavy rain flooded Kabul on Tuesday.\n")
+    (corpus / "budget.xlsx").write_bytes(b"PK\x03\x04")
+    (corpus / "photo.jpg").write_bytes(b"\xff\xd8")
+    (corpus / ".hidden.txt").write_text("Not read\n\nHidden files are ignored.\n")
+    index = tmp_path / "index"
+    assert main(["ingest", str(corpus), "--index", str(index), "--source", "Kabul Times"]) == 0
+    out, err = capsys.readouterr()
+    assert "1 added" in out and "2 files of other types passed over (-v lists them)" in out
+    assert "budget.xlsx" not in err
+    assert main(["list", "--index", str(index), "--source", "kabul times", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["source"] == "Kabul Times"
+
+    assert main(["ingest", str(corpus), "--index", str(index), "-v"]) == 0
+    err = capsys.readouterr().err
+    assert "passed over" in err and "budget.xlsx" in err and "photo.jpg" in err
+    assert ".hidden" not in err
+
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.xlsx").write_bytes(b"PK")
+    assert main(["ingest", str(tmp_path / "empty"), "--index", str(index)]) == 1
+    out, err = capsys.readouterr()
+    assert "found no article in" in err and ".txt, .md" in err
+    assert "0 added" in out and "1 file of other types passed over" in out
+
+
 def test_errors_are_one_line_messages(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ask", "anything", "--index", str(tmp_path / "none")]) == 2
     err = capsys.readouterr().err

@@ -186,3 +186,33 @@ def test_qa_ingest_and_watch_once_over_http(
     assert main(["ask", "When did schools reopen?", "--json", "--index", index]) == 0
     answer = json.loads(capsys.readouterr().out)
     assert answer["quotes"][0]["url"] == f"{base}/a3"
+
+
+def test_watch_lines_carry_the_time_and_json_summaries(
+    web: tuple[WebDouble, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import re
+
+    from qa.cli import main
+
+    _, base = web
+    index = str(tmp_path / "index")
+    stamp = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ")
+    assert main(["watch", f"{base}/atom.xml", "--once", "--delay", "0", "--index", index]) == 1
+    out, err = capsys.readouterr()
+    lines = [ln for ln in (out + err).splitlines() if ln.strip()]
+    assert lines and all(stamp.match(ln) for ln in lines), lines
+    assert any("ingested into" in ln for ln in out.splitlines())
+
+    assert main(["ingest", f"{base}/a1", "--delay", "0", "--index", index, "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["added"] == 1 and summary["index"] == index and summary["failures"] == []
+    assert summary["working"] <= summary["seconds"]
+
+    assert main(["watch", f"{base}/atom.xml", "--once", "--delay", "0", "--index", index,
+                 "--json"]) == 1  # fmt: skip
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1
+    round_ = json.loads(out[0])
+    assert round_["time"][:4].isdigit() and round_["failed"] == 1
+    assert round_["failures"][0]["where"].endswith("/broken")
