@@ -185,7 +185,7 @@ def test_rebuild_with_smaller_chunks_keeps_answers(
     demo_copy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["rebuild", "--chunk-tokens", "128", "--index", str(demo_copy)]) == 0
-    assert "1 articles" in capsys.readouterr().out
+    assert "1 article," in capsys.readouterr().out
     manifest = json.loads((demo_copy / "manifest.json").read_text())
     assert manifest["chunk_tokens"] == 128 and manifest["chunks"] > 4
     assert main(["ask", DEMO_QUESTION, "--json", "--index", str(demo_copy)]) == 0

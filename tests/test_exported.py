@@ -279,7 +279,7 @@ def test_stale_export_of_a_changed_model_is_replaced(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exported: Path
 ) -> None:
     """A model folder that changed has a new key; its old export is removed at the next one."""
-    from index.export import _remove_stale
+    from index.export import _remove_stale, remove_partial
 
     root = tmp_path / "cache" / "newsqa" / "exports"
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
@@ -290,6 +290,7 @@ def test_stale_export_of_a_changed_model_is_replaced(
     shutil.copytree(exported, root / exported.name, copy_function=os.link)
     meta = ExportMeta.from_json((exported / "meta.json").read_text())
     _remove_stale(root, Path(meta.folder), exported.name)
+    remove_partial(root)  # and the temporary folder of a run long gone
     assert [p.name for p in root.iterdir()] == [exported.name]
     assert open_export(DEFAULT_MODEL) is not None
 
