@@ -37,7 +37,9 @@ def parse_json(raw: str, *, path: str, ident: str = "") -> Iterator[Article | Re
 def parse_jsonl(raw: str, *, path: str, ident: str = "") -> Iterator[Article | ReadFailure]:
     """Articles from JSON Lines, one record a line; a bad line fails alone. Ids as
     `parse_json` gives them, N the line number."""
-    for n, line in enumerate(raw.splitlines(), 1):
+    # Records end at \n only: str.splitlines would also cut at U+2028, U+0085 and others,
+    # which JSON writers leave raw inside strings.
+    for n, line in enumerate(raw.split("\n"), 1):
         if not line.strip():
             continue
         try:

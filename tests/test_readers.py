@@ -177,3 +177,14 @@ def test_dates_become_iso(raw: str, iso: str | None) -> None:
     from index.dates import to_iso
 
     assert to_iso(raw) == iso
+
+
+def test_json_lines_keep_line_separators_inside_strings(tmp_path: Path) -> None:
+    """U+2028, U+0085 and form feeds are left raw in strings by JSON writers: records end at
+    newlines only (CRLF too)."""
+    records = [{"id": "a", "text": "One\u2028two\u0085three\x0cfour."}, {"id": "b", "text": "B."}]
+    lines = [json.dumps(r, ensure_ascii=False) for r in records]
+    (tmp_path / "feed.jsonl").write_text("\r\n".join(lines) + "\r\n", newline="")
+    articles, failures = read(tmp_path)
+    assert failures == []
+    assert {a.id: a.text for a in articles} == {"a": "One\u2028two\u0085three\x0cfour.", "b": "B."}
