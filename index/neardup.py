@@ -41,10 +41,21 @@ def shingles(text: str) -> frozenset[int]:
 
 
 def containment(a: frozenset[int], b: frozenset[int]) -> float:
-    """Share of the smaller set found in the larger: 1.0 when one text includes the other."""
+    """Share of the smaller set found in the larger: 1.0 when one text includes the other.
+
+    Symmetric, for telling whether two articles are one story. Not for whether a text adds
+    anything to another: a short text inside a long one scores 1.0 both ways (`covered`)."""
     if not a or not b:
         return 0.0
     return len(a & b) / min(len(a), len(b))
+
+
+def covered(a: frozenset[int], b: frozenset[int]) -> float:
+    """Share of `a` found in `b`: 1.0 when `b` holds all of `a`'s text, however much more
+    it holds; low when `a` holds much that `b` lacks, however much of `b` is in `a`."""
+    if not a:
+        return 1.0  # nothing to add
+    return len(a & b) / len(a)
 
 
 def same_story(a: str, b: str) -> bool:

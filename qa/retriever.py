@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from index.embedder import Embedder
-from index.neardup import SAME_STORY, containment, shingles
+from index.neardup import SAME_STORY, covered, shingles
 from index.reader import IndexReader
 from index.records import Scope
 from qa.answer import Hit, Question
@@ -95,14 +95,18 @@ class Retriever:
 
 
 def distinct(hits: Sequence[Hit], limit: int) -> list[Hit]:
-    """The first `limit` hits, passing over any whose text nearly repeats one already kept
-    (the same text in two articles, heavily overlapping chunks): shingle containment."""
+    """The first `limit` hits, passing over any whose text is mostly in one already kept
+    (the same text in two articles, heavily overlapping chunks).
+
+    Only the passage's own share counts (`covered`): a short kept passage, such as the tail
+    chunk of a republished copy, must not push out the whole original that holds it.
+    """
     kept: list[tuple[Hit, frozenset[int]]] = []
     for hit in hits:
         if len(kept) >= limit:
             break
         mine = shingles(hit.chunk.text)
-        if any(containment(mine, theirs) >= SAME_STORY for _, theirs in kept):
+        if any(covered(mine, theirs) >= SAME_STORY for _, theirs in kept):
             continue
         kept.append((hit, mine))
     return [h for h, _ in kept]
