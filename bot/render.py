@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from qa.answer import Answer, Passage, Quote
+from qa.render import ALSO_SHOWN, also_reported_head, also_reported_rest, plural
 from qa.timeline import Timeline
 
 MESSAGE_LIMIT = 4096  # characters of a message after entity parsing (UTF-16 code units)
@@ -308,18 +309,15 @@ def answer_messages(
     return pack(blocks, limit)
 
 
-def also_reported(q: Quote, shown: int = 3) -> Fragment:
-    """'Also reported by N more: A · B · C' under a quote whose story others published too."""
+def also_reported(q: Quote, shown: int = ALSO_SHOWN) -> Fragment:
+    """'Also reported by 2 others: A; B' under a quote whose story others published too:
+    the words of the terminal's answer (qa.render), each outlet cited as quotes are."""
     others = q.also_reported_by
     if not others:
         return Fragment()
-    names = []
-    for c in others[:shown]:
-        label = text(clip(c.source or c.title, 60))
-        href = safe_url(c.url)
-        names.append(link(href, label) if href else label)
-    more = f" and {len(others) - shown} more" if len(others) > shown else ""
-    return text(f"\nAlso reported by {len(others)} more: ") + join(names, " \u00b7 ") + text(more)
+    names = [citation(None, c.title, c.published, c.url, c.article_id) for c in others[:shown]]
+    head = text("\n" + also_reported_head(len(others)))
+    return head + join(names, "; ") + text(also_reported_rest(len(others), shown))
 
 
 def timeline_message(t: Timeline, *, limit: int = MESSAGE_LIMIT) -> list[Fragment]:
@@ -336,6 +334,7 @@ def timeline_message(t: Timeline, *, limit: int = MESSAGE_LIMIT) -> list[Fragmen
             + blockquote(text(clip(q.text, 800)))
             + text("\n")
             + citation(None, q.title, None, q.url, q.article_id)
+            + also_reported(q)
         )
     return pack(blocks, limit)
 
@@ -394,7 +393,7 @@ def sources_message(
     """What /sources says about the index."""
     lines = [
         bold(text("What I can quote from")),
-        text(f"{articles} article{'s' if articles != 1 else ''} in {chunks} passages"),
+        text(f"{plural(articles, 'article')} in {plural(chunks, 'passage')}"),
         text(f"Newest article: {newest[:10] if newest else 'no dates known'}"),
         text(f"Index updated: {updated[:16].replace('T', ' ')}"),
         text(f"Model: {model}"),

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from index.errors import QAError
 from index.records import StoredChunk
+from qa.filters import Filters
 
 MAX_QUESTION_CHARS = 1000  # longer questions are cut here; the model reads ~256 word-pieces
 _SPACE = re.compile(r"\s+")
@@ -80,18 +81,35 @@ class Citation:
 
 @dataclass(frozen=True)
 class Passage:
+    """A retrieved passage as shown: answers list passages by `rank`, best first."""
+
     chunk_id: int
     article_id: str
     title: str
     url: str | None
     published: str | None
     text: str
-    score: float
+    score: float  # retrieval's fused score; kept for JSON readers, it is not the order
+    rank: int = 0  # 1 for the passage to read first; the number shown beside it
+    # What the order follows: the score of the passage's best sentence (the scale of
+    # Quote.score), never higher than the passage before; None for passages past those
+    # whose sentences were scored (they follow in retrieval order).
+    relevance: float | None = None
 
     @classmethod
-    def of(cls, hit: Hit) -> Passage:
+    def of(cls, hit: Hit, rank: int = 0, relevance: float | None = None) -> Passage:
         c = hit.chunk
-        return cls(c.id, c.article_id, c.title, c.url, c.published, c.text, round(hit.score, 6))
+        return cls(
+            c.id,
+            c.article_id,
+            c.title,
+            c.url,
+            c.published,
+            c.text,
+            round(hit.score, 6),
+            rank,
+            None if relevance is None else round(relevance, 6),
+        )
 
 
 @dataclass(frozen=True)
@@ -103,6 +121,7 @@ class Answer:
     quotes: tuple[Quote, ...]
     passages: tuple[Passage, ...]
     filters: str = ""  # the date and source filters applied, as shown to the user
+    applied: Filters = field(default_factory=Filters)  # the same filters as values (JSON `filters`)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -110,5 +129,6 @@ class Answer:
             "abstained": self.abstained,
             "quotes": [asdict(q) for q in self.quotes],
             "passages": [asdict(p) for p in self.passages],
-            "filters": self.filters,
+            "filters": self.applied.to_dict(),
+            "filters_text": self.filters,
         }

@@ -4,7 +4,7 @@ Each sentence of the top passages is scored by semantic evidence (the cosine of 
 and the question's) and lexical evidence (the share of the question's content words it
 holds, each word weighted by how rare it is among the candidate sentences), plus a little
 for its passage's rank. The best sentences become quotes; the best score is also what
-abstention looks at (qa.abstain), and what passages are ordered by (`order_passages`).
+abstention looks at (qa.abstain), and what passages are ranked by (`ranked_passages`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 from index.embedder import Embedder
 from index.textnorm import fold, terms
 from qa import answer_type
-from qa.answer import Hit, Question, Quote
+from qa.answer import Hit, Passage, Question, Quote
 from qa.stopwords import STOPWORDS
 
 STEM = 5  # words are matched on their first letters: "invented" meets "invention"
@@ -220,16 +220,32 @@ def select_quotes(
     return pick_quotes(score_sentences(question, query, hits, embedder, settings), settings)
 
 
+def best_scores(scored: Sequence[Sentence]) -> dict[int, float]:
+    """chunk id -> the score of its best scored sentence: what passages are ranked by."""
+    best: dict[int, float] = {}
+    for c in scored:
+        best[c.hit.chunk.id] = max(c.score, best.get(c.hit.chunk.id, c.score))
+    return best
+
+
 def order_passages(hits: Sequence[Hit], scored: Sequence[Sentence]) -> list[Hit]:
     """The hits whose sentences were scored, by their best sentence; then the others as fused.
 
     The passage that holds the best answer sentence is the one to read first.
     """
-    best: dict[int, float] = {}
-    for c in scored:
-        best.setdefault(c.hit.chunk.id, c.score)
+    best = best_scores(scored)
     ranked = sorted((h for h in hits if h.chunk.id in best), key=lambda h: -best[h.chunk.id])
     return ranked + [h for h in hits if h.chunk.id not in best]
+
+
+def ranked_passages(hits: Sequence[Hit], scored: Sequence[Sentence], k: int) -> list[Passage]:
+    """The top `k` of `order_passages` as shown: each with its rank (1 first) and relevance
+    (its best sentence's score, so it never rises down the list; None past those scored)."""
+    best = best_scores(scored)
+    return [
+        Passage.of(h, rank, best.get(h.chunk.id))
+        for rank, h in enumerate(order_passages(hits, scored)[:k], 1)
+    ]
 
 
 def _story(hit: Hit) -> object:

@@ -29,7 +29,7 @@ def test_filters_outlets_recent_and_timeline(engine: Engine) -> None:
 
         [reply] = ask(double, "Why was the Kamal Khan dam opening delayed?")
         text = strict(reply)
-        assert "Also reported by 1 more" in text
+        assert "Also reported by 1 other: " in text
         timeline = reply.button("Timeline")
         assert len(timeline.encode()) <= 64
         before = len(double.sent(1001))

@@ -28,6 +28,7 @@ QUOTE_KEYS = {
     "score",
 }
 PASSAGE_KEYS = {"chunk_id", "article_id", "title", "url", "published", "text", "score"}
+PASSAGE_KEYS |= {"rank", "relevance"}  # the order shown, and what it follows
 
 
 def article_texts(index: Path) -> dict[str, str]:
@@ -36,7 +37,8 @@ def article_texts(index: Path) -> dict[str, str]:
 
 
 def check_schema(answer: dict, texts: dict[str, str]) -> None:
-    assert set(answer) == {"question", "abstained", "quotes", "passages", "filters"}
+    assert set(answer) == {"question", "abstained", "quotes", "passages", "filters", "filters_text"}
+    assert set(answer["filters"]) == {"since", "until", "source", "phrase"}
     assert isinstance(answer["abstained"], bool)
     for q in answer["quotes"]:
         assert set(q) == QUOTE_KEYS
