@@ -304,8 +304,12 @@ def answer_messages(
         blocks.append(nothing_found())
         return pack(blocks, limit)
     first, *rest = answer.quotes
-    blocks.append(best_quote_block(answer, first, room) + also_reported(first))
-    blocks += [quote_block(n, q, room) + also_reported(q) for n, q in enumerate(rest, 2)]
+    # The quote is shortened to leave room for its other outlets: a block must fit whole.
+    also = also_reported(first)
+    blocks.append(best_quote_block(answer, first, room - also.length) + also)
+    for n, q in enumerate(rest, 2):
+        also = also_reported(q)
+        blocks.append(quote_block(n, q, room - also.length) + also)
     return pack(blocks, limit)
 
 

@@ -108,6 +108,26 @@ def test_a_quote_too_long_for_any_message_is_shortened() -> None:
     assert render.ELLIPSIS in text and "1 \u00b7 A title" in text
 
 
+def test_a_quote_that_fills_a_message_leaves_room_for_its_other_outlets() -> None:
+    from dataclasses import replace
+
+    from qa.answer import Citation
+
+    long_title = "A republished headline that runs on " * 8
+    others = tuple(
+        Citation(f"c{n}", long_title, f"https://outlet{n}.example/" + "p" * 150, None, None)
+        for n in range(5)
+    )
+    answer = make_answer(["word " * 1500, "word " * 1500])
+    answer = replace(
+        answer, quotes=tuple(replace(q, also_reported_by=others) for q in answer.quotes)
+    )
+    messages = render.answer_messages(answer)
+    for message in messages:
+        assert u16(visible(message)) <= render.MESSAGE_LIMIT
+    assert sum(visible(m).count("Also reported by 5 others: ") for m in messages) == 2
+
+
 def test_abstained_answer_says_so_without_quotes() -> None:
     answer = Answer("q?", True, (), make_answer(["x"]).passages)
     [message] = render.answer_messages(answer)
