@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from index.errors import IndexCorrupt, IndexMissing
+from index.errors import IndexCorrupt, IndexMissing, store_damage
 from index.manifest import Layout, Manifest
 from index.records import Scope, StoredChunk
 from index.store import Store
@@ -39,9 +40,19 @@ class IndexReader:
     def __init__(self, folder: Path) -> None:
         self.layout = Layout(folder)
         if not self.layout.store.exists():
-            raise IndexMissing(f"no index in {folder}; run `qa ingest PATH --index {folder}` first")
+            raise IndexMissing.at(folder)
         self.store = Store(self.layout.store, readonly=True)
-        self.manifest, self._vectors = self._load()
+        try:
+            with self.damage():
+                self.manifest, self._vectors = self._load()
+        except BaseException:
+            self.store.close()
+            raise
+
+    def damage(self) -> AbstractContextManager[None]:
+        """A block in which SQLite finding the store damaged raises IndexCorrupt, naming the
+        file: wraps every use of the store (a damaged page is met only when it is read)."""
+        return store_damage(self.layout.store)
 
     def _load(self) -> tuple[Manifest, VectorIndex]:
         folder = self.layout.folder
@@ -80,9 +91,10 @@ class IndexReader:
 
     def refresh(self) -> bool:
         """Reload if a writer committed since; True when it did. Cheap when nothing changed."""
-        if self._generation() == self.manifest.generation:
-            return False
-        self.manifest, self._vectors = self._load()
+        with self.damage():
+            if self._generation() == self.manifest.generation:
+                return False
+            self.manifest, self._vectors = self._load()
         log.info("index reloaded at generation %d", self.manifest.generation)
         return True
 
@@ -116,10 +128,14 @@ class IndexReader:
             dimension=m.dimension,
             search=m.search,
             bytes_on_disk=size,
-            newest_published=self.store.newest_published(),
+            newest_published=self._newest(),
             updated=m.updated,
             generation=m.generation,
         )
+
+    def _newest(self) -> str | None:
+        with self.damage():
+            return self.store.newest_published()
 
     def close(self) -> None:
         self.store.close()

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from index import int8
-from index.errors import IndexCorrupt
+from index.errors import IndexCorrupt, store_damage
 from index.keyword_query import POSTINGS_BUDGET, match_expression, query_terms, split
 from index.records import Article, Chunk, Scope, StoredChunk
 from index.schema import CHUNK_COLUMNS, SCHEMA
@@ -77,18 +77,23 @@ class Store:
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA busy_timeout = 30000")
-        if readonly:
-            self._db.execute("PRAGMA query_only = 1")
-            # BM25 reads each scored row's length from chunks_fts_docsize, all over the file:
-            # a page cache that holds it (10 MB at 1M chunks; SQLite's default cache is 2 MB)
-            # makes BM25 about 30% faster. Negative: KiB, so 32 MB.
-            self._db.execute("PRAGMA cache_size = -32768")
-        else:
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = FULL")
-            self._db.executescript(SCHEMA)
-        self._db.execute("PRAGMA foreign_keys = ON")
+        try:
+            with store_damage(path):  # a damaged file is found by the first statement
+                self._db.execute("PRAGMA busy_timeout = 30000")
+                if readonly:
+                    self._db.execute("PRAGMA query_only = 1")
+                    # BM25 reads each scored row's length from chunks_fts_docsize, all over
+                    # the file: a page cache that holds it (10 MB at 1M chunks; SQLite's
+                    # default cache is 2 MB) makes BM25 about 30% faster. Negative: KiB.
+                    self._db.execute("PRAGMA cache_size = -32768")
+                else:
+                    self._db.execute("PRAGMA journal_mode = WAL")
+                    self._db.execute("PRAGMA synchronous = FULL")
+                    self._db.executescript(SCHEMA)
+                self._db.execute("PRAGMA foreign_keys = ON")
+        except IndexCorrupt:
+            self._db.close()
+            raise
         self._sentence_table = False
 
     def close(self) -> None:
