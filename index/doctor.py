@@ -3,52 +3,76 @@
 The store (SQLite) is the truth. The FAISS file, the keyword index's rows, the manifest's
 counts and manifest.json are all derived from it, so `repair` rebuilds them without
 re-embedding anything. What cannot be derived (a corrupt SQLite file) is reported with the
-command to run.
+command to run. A file in the folder that the index did not make is the user's: it is named,
+never deleted, and moved aside (`move_unknown`) only when asked.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from index.errors import IndexCorrupt, IndexMissing
 from index.lock import write_lock
 from index.manifest import FORMAT_VERSION, Layout, Manifest, now_iso
 from index.store import Store
 from index.vectors import VectorIndex
 
-KNOWN_FILES = {"store.sqlite3", "store.sqlite3-wal", "store.sqlite3-shm", "manifest.json", ".lock"}
+# What the index keeps in its folder besides the current vector file. SQLite's journals are
+# part of the store (a hot journal is what makes a crashed write recoverable).
+KNOWN_FILES = {
+    "store.sqlite3",
+    "store.sqlite3-wal",
+    "store.sqlite3-shm",
+    "store.sqlite3-journal",
+    "manifest.json",
+    ".lock",
+}
+UNKNOWN_DIR = "unknown-files"  # where `move_unknown` puts what the index did not make
+# Files the index itself writes and may leave behind: vector files of other generations, and
+# the temporary files of an interrupted write (VectorIndex.save, Manifest.write_mirror).
+DERIVED = re.compile(r"vectors-\d{6}\.faiss(\.tmp)?|manifest\.json\.tmp")
 
 
 @dataclass(frozen=True)
 class Problem:
-    """One finding. `severe` ones make answers wrong or impossible; the others are tidiness."""
+    """One finding. `severe` ones make answers wrong or impossible; the others are tidiness.
+
+    `unknown` names a file of the user's in the index folder: not repairable, never deleted.
+    """
 
     what: str
     severe: bool = True
     repairable: bool = True
+    unknown: str | None = None
 
     def __str__(self) -> str:
         kind = "error" if self.severe else "note"
-        fix = "" if self.repairable else " (not repairable: re-ingest the corpus)"
+        fix = "" if self.repairable or self.unknown else " (not repairable: re-ingest the corpus)"
         return f"{kind}: {self.what}{fix}"
 
 
 def check(folder: Path) -> list[Problem]:
-    """Every inconsistency found in the index at `folder`; an empty list means healthy."""
+    """Every inconsistency found in the index at `folder`; an empty list means healthy.
+
+    Raises IndexMissing when there is no index there at all.
+    """
     layout = Layout(folder)
     if not layout.store.exists():
-        return [Problem(f"no store at {layout.store}; run `qa ingest PATH`", repairable=False)]
+        raise IndexMissing.at(folder)
     try:
         store = Store(layout.store, readonly=True)
         try:
             return _check_store(layout, store)
         finally:
             store.close()
-    except sqlite3.DatabaseError as e:
-        return [Problem(f"the store {layout.store} is unreadable: {e}", repairable=False)]
+    except (sqlite3.DatabaseError, IndexCorrupt) as e:
+        why = e.__cause__ if isinstance(e, IndexCorrupt) and e.__cause__ else e
+        return [Problem(f"the store {layout.store} is unreadable: {why}", repairable=False)]
 
 
 def _check_store(layout: Layout, store: Store) -> list[Problem]:
@@ -71,7 +95,10 @@ def _check_store(layout: Layout, store: Store) -> list[Problem]:
         ]
     h = store.health(manifest.dimension)
     if h.integrity != "ok":
-        return [Problem(f"SQLite integrity check failed: {h.integrity}", repairable=False)]
+        lines = [x.strip() for x in h.integrity.splitlines() if x.strip()]
+        said = [x for x in lines if not x.startswith("***")] or lines  # "*** in database main"
+        more = f" (and {len(said) - 1} more)" if len(said) > 1 else ""
+        return [Problem(f"SQLite integrity check failed: {said[0]}{more}", repairable=False)]
     problems: list[Problem] = []
     chunks = len(h.chunk_ids)
     if h.orphan_chunks:
@@ -133,9 +160,22 @@ def _check_files(layout: Layout, manifest: Manifest) -> list[Problem]:
     problems = []
     current = layout.vectors(manifest.generation).name
     for p in sorted(layout.folder.iterdir()):
-        if p.name not in KNOWN_FILES and p.name != current:
+        if p.name in KNOWN_FILES or p.name in (current, UNKNOWN_DIR):
+            continue
+        if p.is_file() and DERIVED.fullmatch(p.name):
             problems.append(
                 Problem(f"stray file {p.name} (left by an interrupted write)", severe=False)
+            )
+        else:
+            kind = "folder" if p.is_dir() else "file"
+            problems.append(
+                Problem(
+                    f"unknown {kind} {p.name} (not made by qa; left alone: move it out, or "
+                    f"`qa doctor --move-unknown` moves it into {UNKNOWN_DIR}/)",
+                    severe=False,
+                    repairable=False,
+                    unknown=p.name,
+                )
             )
     try:
         mirror = json.loads(layout.manifest.read_text(encoding="utf-8"))
@@ -150,11 +190,12 @@ def repair(folder: Path, on_wait: Callable[[str], None] | None = None) -> list[P
     """Rebuild every derived part from the store, without re-embedding; returns what remains.
 
     Takes the write lock and commits a new generation, so running readers switch to the
-    repaired files before their next question.
+    repaired files before their next question. Stray files the index made are removed; the
+    user's files are not touched.
     """
     layout = Layout(folder)
     with write_lock(folder, on_wait):
-        if any(not p.repairable for p in check(folder)):
+        if any(not p.repairable and not p.unknown for p in check(folder)):
             return check(folder)
         store = Store(layout.store)
         try:
@@ -179,6 +220,27 @@ def repair(folder: Path, on_wait: Callable[[str], None] | None = None) -> list[P
         manifest.write_mirror(layout)
         current = layout.vectors(manifest.generation).name
         for p in layout.folder.iterdir():
-            if p.is_file() and p.name not in KNOWN_FILES and p.name != current:
+            if p.is_file() and p.name != current and DERIVED.fullmatch(p.name):
                 p.unlink()
     return check(folder)
+
+
+def move_unknown(folder: Path) -> list[tuple[Path, Path]]:
+    """Move every file and folder the index did not make into `folder/unknown-files/`,
+    never over an earlier one of the same name; returns (from, to) for each."""
+    layout = Layout(folder)
+    if not layout.store.exists():
+        raise IndexMissing.at(folder)
+    found = [p.unknown for p in check(folder) if p.unknown]
+    moved = []
+    for name in found:
+        target_dir = folder / UNKNOWN_DIR
+        target_dir.mkdir(exist_ok=True)
+        source, target = folder / name, target_dir / name
+        n = 1
+        while target.exists() or target.is_symlink():
+            target = target_dir / f"{name}.{n}"
+            n += 1
+        source.rename(target)
+        moved.append((source, target))
+    return moved

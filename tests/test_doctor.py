@@ -179,3 +179,81 @@ def test_repair_keeps_the_search_kind(settings: Settings) -> None:
     delete_vectors(folder)
     assert repair(folder) == []
     assert VectorIndex.load(current_vectors(folder)).kind == "hnsw"
+
+
+def test_no_index_is_the_same_message_as_every_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`qa doctor` where there is no index: exit 2 and "run qa ingest", as `qa ask` says."""
+    missing = tmp_path / "none"
+    assert main(["doctor", "--index", str(missing)]) == 2
+    doctor = capsys.readouterr().err
+    assert main(["stats", "--index", str(missing)]) == 2
+    assert doctor == capsys.readouterr().err
+    assert doctor.startswith(f"error: no index in {missing}; run `qa ingest PATH")
+    assert "not repairable" not in doctor
+
+
+def users_files(folder: Path) -> None:
+    (folder / "notes.txt").write_text("my notes about this archive\n")
+    (folder / "backup").mkdir()
+    (folder / "backup" / "store.sqlite3.bak").write_bytes(b"a copy")
+
+
+def test_repair_never_deletes_a_users_file(index: Path) -> None:
+    users_files(index)
+    (index / "vectors-000099.faiss").write_bytes(b"an old generation")  # the index's own
+    problems = check(index)
+    unknown = [p for p in problems if p.unknown]
+    assert {p.unknown for p in unknown} == {"notes.txt", "backup"}
+    assert all(not p.severe and "qa doctor --move-unknown" in p.what for p in unknown)
+    assert any("stray file vectors-000099.faiss" in p.what for p in problems)
+    left = repair(index)
+    assert (index / "notes.txt").read_text() == "my notes about this archive\n"
+    assert (index / "backup" / "store.sqlite3.bak").exists()
+    assert not (index / "vectors-000099.faiss").exists(), "derived files may go"
+    assert {p.unknown for p in left} == {"notes.txt", "backup"}
+    assert not any(p.severe for p in left)
+
+
+def test_unknown_files_are_moved_aside_only_when_asked(
+    index: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    users_files(index)
+    assert main(["doctor", "--repair", "--index", str(index)]) == 0
+    out = capsys.readouterr().out
+    assert "unknown file notes.txt" in out and "unknown folder backup" in out
+    assert (index / "notes.txt").exists()
+    assert main(["doctor", "--move-unknown", "--index", str(index)]) == 0
+    out = capsys.readouterr().out
+    assert "moved notes.txt to unknown-files/notes.txt" in out and "healthy" in out
+    assert (index / "unknown-files" / "notes.txt").read_text() == "my notes about this archive\n"
+    assert (index / "unknown-files" / "backup" / "store.sqlite3.bak").exists()
+    assert check(index) == []
+    (index / "notes.txt").write_text("newer notes\n")  # the same name again: nothing overwritten
+    assert main(["doctor", "--move-unknown", "--index", str(index)]) == 0
+    assert (index / "unknown-files" / "notes.txt").read_text() == "my notes about this archive\n"
+    assert (index / "unknown-files" / "notes.txt.1").read_text() == "newer notes\n"
+
+
+def test_doctor_json(index: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["doctor", "--json", "--index", str(index)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report == {
+        "index": str(index),
+        "healthy": True,
+        "found": [],
+        "repaired": False,
+        "moved": [],
+        "problems": [],
+        "unknown_files": [],
+    }
+    delete_vectors(index)
+    (index / "notes.txt").write_text("mine")
+    assert main(["doctor", "--json", "--index", str(index)]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert not report["healthy"] and report["unknown_files"] == ["notes.txt"]
+    assert any(p["severe"] and "is missing" in p["what"] for p in report["problems"])
+    assert main(["doctor", "--json", "--repair", "--index", str(index)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["repaired"] and [p["severe"] for p in report["problems"]] == [False]

@@ -1,8 +1,9 @@
-"""`qa doctor [--repair]`"""
+"""`qa doctor [--repair] [--move-unknown] [--json]`"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import Any
 
@@ -16,25 +17,58 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         description="Check that the manifest, the store, the keyword index and the FAISS file "
         "agree, that every chunk's article is present, and that no stray files lie about. "
         "With --repair, rebuild the derived parts (FAISS file, keyword index, counts, "
-        "manifest.json) from the store, without re-embedding. Exit status 1 while an error "
-        "remains.",
+        "manifest.json) from the store, without re-embedding, and remove what an interrupted "
+        "write left. Files in the index folder that qa did not make are listed, never "
+        "deleted. Exit status 1 while an error remains, 2 when there is no index.",
     )
     p.add_argument("--repair", action="store_true", help="rebuild what can be derived")
+    p.add_argument(
+        "--move-unknown",
+        action="store_true",
+        help="move files qa did not make out of the way, into INDEX/unknown-files/",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
     return p
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from index.doctor import check, repair
+    from index.doctor import Problem, check, move_unknown, repair
 
     folder = settings.index_dir
-    problems = check(folder)
-    for p in problems:
-        print(p)
-    if args.repair and any(p.repairable for p in problems):
+    found = check(folder)  # no index at all: IndexMissing, exit 2 like every command
+    problems = found
+    repaired = False
+    if args.repair and any(p.repairable for p in found):
         problems = repair(folder, on_wait=lambda m: print(m, file=sys.stderr))
+        repaired = True
+    moved = move_unknown(folder) if args.move_unknown else []
+    if moved:
+        problems = check(folder)
+
+    def record(p: Problem) -> dict[str, Any]:
+        return {"what": p.what, "severe": p.severe, "repairable": p.repairable}
+
+    status = 1 if any(p.severe for p in problems) else 0
+    if args.json:
+        report = {
+            "index": str(folder),
+            "healthy": not problems,
+            "found": [record(p) for p in found],
+            "repaired": repaired,
+            "moved": [{"from": str(a), "to": str(b)} for a, b in moved],
+            "problems": [record(p) for p in problems],
+            "unknown_files": [p.unknown for p in problems if p.unknown],
+        }
+        print(json.dumps(report))
+        return status
+    for p in found:
+        print(p)
+    if repaired:
         print("repaired; now:" if not problems else "repaired what could be; still:")
         for p in problems:
             print(p)
+    for a, b in moved:
+        print(f"moved {a.name} to {b.relative_to(folder)}")
     if not problems:
         print(f"{folder}: healthy")
-    return 1 if any(p.severe for p in problems) else 0
+    return status
