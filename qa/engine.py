@@ -13,10 +13,11 @@ import numpy as np
 from index.embedder import Embedder, SentenceTransformerEmbedder
 from index.errors import IndexMismatch
 from index.reader import IndexReader, IndexStats
+from index.records import Scope
 from index.settings import Settings
 from qa.abstain import AbstentionSettings, Decision, decide
 from qa.answer import Answer, Citation, Hit, Passage, Question, Quote
-from qa.filters import Filters, has_keys
+from qa.filters import FilterError, Filters, has_keys
 from qa.filters import parse as parse_filters
 from qa.quotes import (
     QuoteSettings,
@@ -153,7 +154,7 @@ class Engine:
         question = Question.parse(cleaned, k)
         # Quotes come from the same top passages whatever `k` is asked for.
         wanted = replace(question, k=max(question.k, self.quote_settings.passages))
-        with self._lock:
+        with self._lock, self.reader.damage():
             self.refresh()
             query, hits = self.retriever.embed_and_search(wanted, applied.scope())
             if not hits and not written.empty and not has_keys(text):
@@ -163,6 +164,8 @@ class Engine:
                 question = Question.parse(text, k)
                 wanted = replace(question, k=wanted.k)
                 query, hits = self.retriever.embed_and_search(wanted, applied.scope())
+            if not hits:
+                self._rule_out(applied)
             scored = score_sentences(question, query, hits, self._sentences, self.quote_settings)
             scored = by_date(scored, today, recent)
             hits = order_passages(hits, scored)[: question.k]
@@ -192,13 +195,23 @@ class Engine:
         applied = written.merge(filters or Filters())
         question = Question.parse(cleaned, k=max(3 * limit, 30))
         wide = replace(self.quote_settings, passages=question.k)
-        with self._lock:
+        with self._lock, self.reader.damage():
             self.refresh()
             query, hits = self.retriever.embed_and_search(question, applied.scope())
+            if not hits:
+                self._rule_out(applied)
             scored = score_sentences(question, query, hits, self._sentences, wide)
             best = one_per_story(scored, self.abstention.min_support)[:limit]
             quotes = self._also_reported([quote_of(c) for c in best], hits)
         return Timeline(question.text, applied.describe(), tuple(oldest_first(quotes)))
+
+    def _rule_out(self, applied: Filters) -> None:
+        """After a search found nothing: FilterError when the filters alone leave no article
+        (since after until, a source that no article has), so the user hears why."""
+        applied.check()
+        source = applied.source
+        if source and not self.reader.store.chunk_ids_in(Scope(source=source)).size:
+            raise FilterError(f"no article's source or URL matches {source!r}")
 
     def _also_reported(self, quotes: list[Quote], hits: list[Hit]) -> list[Quote]:
         """Each quote with the other articles of its story, so a story is quoted once."""
@@ -217,7 +230,7 @@ class Engine:
         return out
 
     def stats(self) -> IndexStats:
-        with self._lock:
+        with self._lock, self.reader.damage():
             self.refresh()
             return self.reader.stats()
 

@@ -29,8 +29,15 @@ _WHEN = (
 )
 
 
+# Shown with every date that cannot be read: what can be written instead.
+DATE_EXAMPLES = (
+    "write a date such as 2023, 2023-03, 2023-03-05, March 2023 or 5 March 2023, "
+    "or a phrase such as today, yesterday, last week, this month or past 30 days"
+)
+
+
 class FilterError(QAError):
-    """A filter in the question could not be understood."""
+    """A filter in the question or a flag could not be understood, or rules out everything."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,15 @@ class Filters:
             source=self.source,
         )
 
+    def check(self) -> Filters:
+        """These filters, or FilterError when their dates leave no day between them."""
+        if self.since and self.until and self.since > self.until:
+            raise FilterError(
+                f"since {self.since.isoformat()} is after until {self.until.isoformat()}, so "
+                "no article can match; swap the two dates"
+            )
+        return self
+
     def merge(self, other: Filters) -> Filters:
         """`other`'s bounds where it has them (flags win over phrases)."""
         return Filters(
@@ -93,7 +109,16 @@ def span(text: str) -> tuple[date, date]:
     if m := re.fullmatch(rf"({_MONTH})\.?\s+(\d{{1,2}}),?\s+({_YEAR})", t):
         d = _day(int(m[3]), MONTHS[m[1]], int(m[2]), text)
         return d, d
-    raise FilterError(f"{text!r} is not a date; write 2023, 2023-03, 2023-03-05 or March 2023")
+    raise FilterError(f"{text!r} is not a date; {DATE_EXAMPLES}")
+
+
+def bounds(text: str, today: date) -> tuple[date, date]:
+    """The first and last day a flag or a `since:` key names: a date (`span`) or a phrase
+    relative to `today` ('yesterday', 'last week', 'past 3 days'), as questions take them."""
+    phrase = " ".join(text.lower().split())
+    if re.fullmatch(_RELATIVE_PHRASE, phrase):
+        return relative(phrase, today)
+    return span(text)
 
 
 def _spans(*texts: str) -> list[tuple[date, date]] | None:
@@ -108,12 +133,12 @@ def _day(y: int, mo: int, d: int, text: str) -> date:
     try:
         return date(y, mo, d)
     except ValueError:
-        raise FilterError(f"{text!r} is not a date") from None
+        raise FilterError(f"{text!r} is not a date; {DATE_EXAMPLES}") from None
 
 
 def _month(y: int, mo: int, text: str) -> tuple[date, date]:
     if not 1 <= mo <= 12:
-        raise FilterError(f"{text!r}: there is no month {mo}")
+        raise FilterError(f"{text!r}: there is no month {mo}; {DATE_EXAMPLES}")
     return date(y, mo, 1), date(y, mo, calendar.monthrange(y, mo)[1])
 
 
@@ -147,9 +172,13 @@ def relative(phrase: str, today: date) -> tuple[date, date]:
 
 
 _KEY = re.compile(r"(?<!\S)(since|until|before|after|from|to|source):(\S+)", re.I)
+# A point in time relative to today: "yesterday", "last week", "past 10 days"
+_RELATIVE_PHRASE = (
+    r"today|yesterday|(?:this|last|past)\s+(?:week|month|year)"
+    r"|(?:last|past)\s+\d{1,4}\s+(?:days?|weeks?|months?|years?)"
+)
 _RELATIVE = re.compile(
-    r"\b(?:(?:in|during|over|from)\s+)?(?:the\s+)?(today|yesterday|(?:this|last|past)\s+(?:week|month|year)"
-    r"|(?:last|past)\s+\d{1,4}\s+(?:days?|weeks?|months?|years?))\b",
+    rf"\b(?:(?:in|during|over|from)\s+)?(?:the\s+)?({_RELATIVE_PHRASE})\b",
     re.I,
 )
 _BETWEEN = re.compile(rf"\bbetween\s+({_WHEN})\s+and\s+({_WHEN})\b", re.I)
@@ -170,10 +199,10 @@ def parse(question: str, today: date) -> tuple[str, Filters]:
         if key == "source":
             f = replace(f, source=value)
         elif key in ("since", "after", "from"):
-            first, last = span(value)
+            first, last = bounds(value, today)
             f = replace(f, since=first if key != "after" else last + timedelta(days=1))
         else:
-            first, last = span(value)
+            first, last = bounds(value, today)
             f = replace(f, until=last if key != "before" else first - timedelta(days=1))
     text = _KEY.sub(" ", text)
     if (between := _BETWEEN.search(text)) and (spans := _spans(between[1], between[2])):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from index.settings import Settings
@@ -15,14 +17,26 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         help="answer a question with quotes",
         description="Answer with up to three verbatim quotes, each cited with title, date and "
         "link, then the passages they came from. Without QUESTION, answer one question per line "
-        "of standard input, loading the model and index once.",
+        "of standard input, loading the model and index once; at a terminal, ask at a `qa>` "
+        "prompt until an empty line or Ctrl-D.",
     )
     p.add_argument("question", nargs="?", help="the question (omit to read standard input)")
-    p.add_argument("-k", type=int, default=5, metavar="N", help="passages to return (default 5)")
+    p.add_argument("-k", type=count, default=5, metavar="N", help="passages to return (default 5)")
     p.add_argument("--json", action="store_true", help="print JSON (JSON Lines from stdin)")
     p.add_argument("--no-passages", action="store_true", help="print the quotes only")
     add_filter_options(p)
     return p
+
+
+def count(text: str) -> int:
+    """An argparse type: a whole number of things to show, 1 or more."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {n}")
+    return n
 
 
 def add_filter_options(p: argparse.ArgumentParser) -> None:
@@ -34,7 +48,8 @@ def add_filter_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--since",
         metavar="DATE",
-        help="articles from this date on (2023, 2023-03, 2023-03-05, March 2023)",
+        help="articles from this date on (2023, 2023-03, 2023-03-05, March 2023, "
+        "yesterday, last week, past 30 days)",
     )
     g.add_argument("--until", metavar="DATE", help="articles up to this date, inclusive")
     g.add_argument("--source", metavar="NAME", help="articles whose source name or URL has NAME")
@@ -42,14 +57,18 @@ def add_filter_options(p: argparse.ArgumentParser) -> None:
 
 
 def filters_from(args: argparse.Namespace) -> Any:
-    """The Filters the flags ask for."""
-    from qa.filters import Filters, span
+    """The Filters the flags ask for; FilterError for a date that is none, or for since
+    after until (before the model is loaded)."""
+    from datetime import date
 
+    from qa.filters import Filters, bounds
+
+    today = date.today()
     return Filters(
-        since=span(args.since)[0] if args.since else None,
-        until=span(args.until)[1] if args.until else None,
+        since=bounds(args.since, today)[0] if args.since else None,
+        until=bounds(args.until, today)[1] if args.until else None,
         source=args.source,
-    )
+    ).check()
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -64,21 +83,69 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         else:
             print(to_text(answer, passages=not args.no_passages) + "\n", flush=True)
 
+    def answer(text: str) -> None:
+        show(engine.ask(text, k=args.k, filters=filters, recent=args.recent))
+
     filters = filters_from(args)
     engine = Engine(settings)
     try:
         if args.question is not None:
-            show(engine.ask(args.question, k=args.k, filters=filters, recent=args.recent))
+            answer(args.question)
             return 0
+        if sys.stdin.isatty():
+            return interactive(answer)
         status = 0
         for n, line in enumerate(sys.stdin, 1):
             if not line.strip():
                 continue
             try:
-                show(engine.ask(line, k=args.k, filters=filters, recent=args.recent))
+                answer(line)
             except (EmptyQuestion, FilterError) as e:
                 print(f"error: line {n}: {e}", file=sys.stderr)
                 status = 1
         return status
     finally:
         engine.close()
+
+
+PROMPT = "qa> "
+
+
+def interactive(answer: Callable[[str], None]) -> int:
+    """Questions typed at a `qa>` prompt, each answered in turn, until an empty line or
+    end of input (Ctrl-D). A question that cannot be asked is explained, and the next one
+    asked for."""
+    from qa.answer import EmptyQuestion
+    from qa.filters import FilterError
+
+    print("Ask a question; an empty line or Ctrl-D ends.", file=sys.stderr)
+    while True:
+        try:
+            line = prompt(PROMPT)
+        except EOFError:
+            print(file=sys.stderr)  # end the prompt's line
+            return 0
+        if not line.strip():
+            return 0
+        try:
+            answer(line)
+        except (EmptyQuestion, FilterError) as e:
+            print(f"error: {e}", file=sys.stderr)
+
+
+def prompt(text: str) -> str:
+    """One line typed at the terminal, without its newline; EOFError at the end of input.
+
+    With standard output at the terminal too, `input` (with line editing where the readline
+    module exists); else the prompt goes to standard error, so that only answers reach a
+    file or pipe (`qa ask --json > answers.jsonl`).
+    """
+    if sys.stdout.isatty():
+        with contextlib.suppress(ImportError):  # not every Python has it
+            import readline  # noqa: F401  (imported for its effect: editing keys in input())
+        return input(text)
+    print(text, end="", file=sys.stderr, flush=True)
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError
+    return line.rstrip("\n")

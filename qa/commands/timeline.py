@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from index.settings import Settings
-from qa.commands.ask import add_filter_options, filters_from
+from qa.commands.ask import add_filter_options, count, filters_from
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -18,7 +18,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "(YYYY-MM-DD), so a reader sees how a position changed.",
     )
     p.add_argument("topic", metavar="TOPIC")
-    p.add_argument("-n", type=int, default=20, metavar="N", help="at most N entries (default 20)")
+    p.add_argument("-n", type=count, default=20, metavar="N", help="at most N entries (default 20)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_filter_options(p)
     return p
@@ -28,9 +28,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from qa.engine import Engine
     from qa.timeline import to_json, to_text
 
+    filters = filters_from(args)  # a bad flag is named before the model loads
     engine = Engine(settings)
     try:
-        timeline = engine.timeline(args.topic, args.n, filters=filters_from(args))
+        timeline = engine.timeline(args.topic, args.n, filters=filters)
     finally:
         engine.close()
     print(to_json(timeline) if args.json else to_text(timeline))
