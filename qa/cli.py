@@ -1,6 +1,9 @@
 """The `qa` command. Each subcommand lives in qa/commands/NAME.py with `add_parser` and `run`.
 
 Errors of the project (QAError) become one-line messages and exit status 2 here, and only here.
+Exit statuses: 0 done; 1 done, with some inputs failed or problems found (ingest, doctor); 2 a
+usage or project error (a one-line message says what to do; `qa` alone prints the help);
+130 interrupted; 141 standard output closed early (`qa stats | head -1`).
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from index.errors import QAError
+from index.errors import QAError, store_damage
+from index.manifest import Layout
 from index.settings import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS, DEFAULT_MODEL, Settings
 
 # Order is the order of `qa --help`. A module is imported to build the parser, so command
@@ -58,6 +62,28 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="log what happens")
 
 
+def version() -> str:
+    """'qa (newsqa) 0.1.0': the installed distribution's version."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return f"qa (newsqa) {installed('newsqa')}"
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "qa (newsqa) unknown version (not installed)"
+
+
+class _Version(argparse.Action):
+    """--version, with the version looked up only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object) -> None:
+        print(version())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qa",
@@ -65,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         module = importlib.import_module(f"qa.commands.{name}")
@@ -88,21 +115,57 @@ def settings_from(args: argparse.Namespace, env: dict[str, str]) -> Settings:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        return _main(sys.argv[1:] if argv is None else list(argv))
+    except BrokenPipeError:
+        return _closed_pipe()
+
+
+def _main(argv: list[str]) -> int:
+    parser = build_parser()
+    if not argv:
+        # As git does: the help, not a one-line complaint, for someone finding their way; the
+        # status of any other usage error (argparse's 2), since no command ran.
+        parser.print_help()
+        return 2
+    args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # FAISS's loader tries its AVX512 and AVX2 builds in turn and logs each one it cannot
+    # load at INFO, with the import error: how FAISS found its library, nothing a user of -v
+    # can act on.
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     if not args.verbose:
         # Our readers name each file they cannot use; trafilatura's own notes are noise.
         logging.getLogger("trafilatura").setLevel(logging.ERROR)
     try:
         settings = settings_from(args, dict(os.environ))
-        return int(args.run(args, settings))
+        # Readers name a damaged store where they open it (index/reader.py); a writer that
+        # meets a damaged page mid-run is named here.
+        with store_damage(Layout(settings.index_dir).store):
+            status = int(args.run(args, settings))
+        sys.stdout.flush()  # a reader that went away is found here, not at exit
+        return status
     except QAError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _closed_pipe() -> int:
+    """Standard output's reader went away (`qa stats | head -1`): stop quietly.
+
+    What the Python docs advise (signal module, "Note on SIGPIPE"): point standard output at
+    /dev/null, so the flush at exit cannot fail again. The status is 141 (128 + SIGPIPE),
+    what a shell reports for `cat`, `grep` or `yes` ended by that signal in the same place,
+    so scripts (`set -o pipefail`) see qa as they see those tools.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141
