@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dtm
+import logging
 import signal
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from telegram import Bot, Update
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -24,6 +27,8 @@ from bot.delivery import FloodControl
 from bot.handlers import QABot
 from bot.settings import BotSettings
 from qa.engine import Engine
+
+log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = (Update.MESSAGE, Update.CALLBACK_QUERY)
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -45,11 +50,55 @@ def build_application(
         .write_timeout(settings.request_timeout_s)
         .get_updates_read_timeout(settings.poll_timeout_s + 10.0)
         .job_queue(None)
-        .post_init(qabot.post_init)
+        .post_init(lambda app: started(app, qabot))
         .build()
     )
     wire(application, qabot)
     return application
+
+
+async def started(application: Application, qabot: QABot) -> None:
+    """Once the event loop runs: Bot API failures it finds orphaned are logged in one line,
+    then the bot's own start-up (its command list)."""
+    asyncio.get_running_loop().set_exception_handler(_orphaned_failure)
+    await qabot.post_init(application)
+
+
+def _orphaned_failure(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """The event loop's handler of errors that no code awaited.
+
+    When the connection drops just as the bot stops, python-telegram-bot's polling loop sees
+    its stop signal and the failed getUpdates together, returns on the first and leaves the
+    second unread: asyncio then logs "Task exception was never retrieved" with a traceback.
+    A Bot API error is expected on a dropped connection: one line. Anything else is a bug,
+    shown in full by asyncio's own handler.
+    """
+    error = context.get("exception")
+    if isinstance(error, TelegramError):
+        log.warning("a Bot API call failed while nothing waited for it: %s", error)
+        return
+    loop.default_exception_handler(context)
+
+
+class _QuietCleanup(logging.Filter):
+    """One line instead of a traceback when the last getUpdates of a shutdown fails.
+
+    Stopping, python-telegram-bot calls getUpdates once more to confirm the updates it has
+    read, and logs a failure with `logger.exception`; on a dropped connection that is a
+    page of traceback for a fact worth one line (the updates come again at the next start).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if record.funcName == "_get_updates_cleanup" and isinstance(error, TelegramError):
+            record.msg = (
+                "could not confirm the last updates to Telegram while stopping (%s); "
+                "they may be delivered again at the next start"
+            )
+            record.args = (error,)
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info, record.exc_text = None, None
+        return True
 
 
 def wire(application: Application, qabot: QABot) -> None:
@@ -96,8 +145,14 @@ def run(
     stop_signals: Sequence[int] | None = STOP_SIGNALS,
 ) -> None:
     """Long-poll for updates until one of `stop_signals` arrives (None: only `stop_running`)."""
-    application.run_polling(
-        timeout=dtm.timedelta(seconds=settings.poll_timeout_s),
-        allowed_updates=list(ALLOWED_UPDATES),
-        stop_signals=stop_signals,
-    )
+    updater_log = logging.getLogger("telegram.ext.Updater")
+    quiet = _QuietCleanup()
+    updater_log.addFilter(quiet)
+    try:
+        application.run_polling(
+            timeout=dtm.timedelta(seconds=settings.poll_timeout_s),
+            allowed_updates=list(ALLOWED_UPDATES),
+            stop_signals=stop_signals,
+        )
+    finally:
+        updater_log.removeFilter(quiet)

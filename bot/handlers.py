@@ -29,6 +29,7 @@ from bot.settings import BotSettings
 from index.errors import QAError
 from qa.answer import Answer, EmptyQuestion
 from qa.engine import Engine
+from qa.filters import FilterError
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +194,9 @@ class QABot:
                     alone = await self._ask(question, chat.id)
                     if not alone.abstained:
                         answer, asked = alone, Asked(question, asked.at)
-            except EmptyQuestion as e:
+            except (EmptyQuestion, FilterError) as e:
+                # The user can fix these (a bad date, since after until, an unknown source):
+                # the same message as the command line gives, not the apology.
                 why = str(e)
                 await self._reply(update, context, render.text(why[:1].upper() + why[1:]))
                 return

@@ -40,6 +40,15 @@ def test_missing_token(clean_env: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert "TELEGRAM_BOT_TOKEN" in err and "@BotFather" in err
 
 
+def test_a_missing_env_file_is_named(clean_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--env-file names a file that is not there: say so, not "no bot token"."""
+    missing = clean_env / "missing.env"
+    err = one_line_error(capsys, main(["bot", "--env-file", str(missing)]))
+    assert f"--env-file {missing}: no such file" in err
+    err = one_line_error(capsys, main(["bot", "--env-file", str(clean_env)]))
+    assert f"--env-file {clean_env}: not a file" in err
+
+
 def test_malformed_token(
     clean_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

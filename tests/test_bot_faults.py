@@ -5,6 +5,7 @@ never writes its token into a log line."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 from collections.abc import Callable, Iterator
@@ -186,3 +187,62 @@ def test_token_is_redacted_from_every_log_line(
         ask(double, DEMO_QUESTION)
     # httpx logs each request URL, which holds the token: it must show up redacted
     assert "/bot[redacted]/sendMessage" in logs.getvalue()
+
+
+def test_a_bad_filter_gets_the_message_the_command_line_gives(
+    double: BotAPIDouble, engine: Engine, logs: io.StringIO
+) -> None:
+    """A question the user can fix (a date that is none, dates the wrong way round, a source
+    no article has) is answered with what to fix, not with the apology."""
+    with bot(double, engine):
+        [bad_date] = ask(double, "Korea since:2023-13")
+        [backwards] = ask(double, "Korea since:2027 until:2026")
+        [nowhere] = ask(double, "Korea source:nowhere")
+    assert "there is no month 13" in strict(bad_date) and "last week" in strict(bad_date)
+    assert "Since 2027-01-01 is after until 2026-12-31" in strict(backwards)
+    assert "No article's source or URL matches 'nowhere'" in strict(nowhere)
+    for reply in (bad_date, backwards, nowhere):
+        assert APOLOGY_START not in reply.visible
+    assert "ERROR" not in logs.getvalue()
+
+
+def test_stopping_while_the_connection_drops_is_quiet(
+    double: BotAPIDouble, engine: Engine, logs: io.StringIO
+) -> None:
+    """The Bot API connection drops and stays down while the bot stops: the last getUpdates
+    (which confirms the updates read) fails too. One line says so; no traceback."""
+    with bot(double, engine):
+        double.fail("getUpdates", "drop", times=10_000)
+        double.wait(lambda: any(c.status == 0 for c in double.calls("getUpdates")))
+    text = logs.getvalue()
+    assert "could not confirm the last updates to Telegram while stopping" in text
+    assert "Traceback" not in text and "ERROR" not in text, text
+
+
+def test_a_failure_nothing_waits_for_is_one_line(
+    double: BotAPIDouble, engine: Engine, logs: io.StringIO
+) -> None:
+    """What python-telegram-bot's polling loop leaves when the connection drops just as it
+    stops: a task whose Bot API error nobody reads. Not asyncio's "Task exception was never
+    retrieved" with a traceback, but one line."""
+    from telegram import Update
+    from telegram.error import NetworkError
+    from telegram.ext import ApplicationHandlerStop, TypeHandler
+
+    async def fail() -> None:
+        raise NetworkError("httpx.RemoteProtocolError: Server disconnected")
+
+    async def orphan(update: object, context: object) -> None:
+        asyncio.get_running_loop().create_task(fail())  # no reference kept, never awaited
+        raise ApplicationHandlerStop
+
+    with bot(double, engine) as application:
+        application.add_handler(TypeHandler(Update, orphan), group=-2)
+        double.message("orphan")
+        double.wait(
+            lambda: "never retrieved" in logs.getvalue() or "nothing waited" in logs.getvalue(),
+            timeout=30,
+        )
+    text = logs.getvalue()
+    assert "a Bot API call failed while nothing waited for it: httpx.Remote" in text
+    assert "never retrieved" not in text and "Traceback" not in text, text

@@ -34,7 +34,6 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--env-file",
         type=Path,
-        default=Path(".env"),
         metavar="FILE",
         help="a .env file of the variables below (default ./.env, if present)",
     )
@@ -54,8 +53,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from qa.engine import Engine
 
     env = dict(os.environ)
-    if args.env_file.is_file():
-        values = dotenv_values(args.env_file)
+    env_file = env_file_of(args.env_file)
+    if env_file is not None:
+        values = dotenv_values(env_file)
         env = {**{k: v for k, v in values.items() if v is not None}, **env}
         settings = settings_from(args, env)  # QA_* from the file count too
     bot_settings = BotSettings.from_env(env)
@@ -83,3 +83,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         engine.close()
     return 0
+
+
+def env_file_of(named: Path | None) -> Path | None:
+    """The .env file to read: the one named (ConfigError when it is not there), else ./.env
+    when present."""
+    from index.errors import ConfigError
+
+    if named is None:
+        default = Path(".env")
+        return default if default.is_file() else None
+    if not named.exists():
+        raise ConfigError(f"--env-file {named}: no such file")
+    if not named.is_file():
+        raise ConfigError(f"--env-file {named}: not a file")
+    return named
