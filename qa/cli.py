@@ -165,7 +165,11 @@ def _closed_pipe() -> int:
     what a shell reports for `cat`, `grep` or `yes` ended by that signal in the same place,
     so scripts (`set -o pipefail`) see qa as they see those tools.
     """
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # replaced by an object with no descriptor
+        return 141
     devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    os.dup2(devnull, fd)
     os.close(devnull)
     return 141

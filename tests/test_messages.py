@@ -59,6 +59,21 @@ def test_a_closed_pipe_ends_quietly(demo_index: Path, args: tuple[str, ...]) -> 
     assert "Exception ignored" not in err, err
 
 
+def test_a_closed_pipe_under_a_replaced_stdout(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Standard output replaced by an object with no file descriptor (as by pytest, or a
+    program calling main()): the same quiet status, no second error."""
+    import qa.commands.stats
+
+    def closed(args: object, settings: object) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(qa.commands.stats, "run", closed)
+    assert main(["stats"]) == CLOSED_PIPE
+    assert capsys.readouterr().err == ""
+
+
 # --- a damaged store ---------------------------------------------------------------------
 
 
