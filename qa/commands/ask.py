@@ -87,7 +87,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         show(engine.ask(text, k=args.k, filters=filters, recent=args.recent))
 
     filters = filters_from(args)
-    engine = Engine(settings)
+    engine = Engine(settings, notify=lambda m: print(m, file=sys.stderr, flush=True))
     try:
         if args.question is not None:
             answer(args.question)

@@ -60,7 +60,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         settings = settings_from(args, env)  # QA_* from the file count too
     bot_settings = BotSettings.from_env(env)
     redact_token(bot_settings.token)
-    engine = Engine(settings)  # a missing index fails here, before Telegram is contacted
+    # A missing index fails here, before Telegram is contacted.
+    engine = Engine(settings, notify=lambda m: print(m, file=sys.stderr, flush=True))
     try:
         try:
             username = whoami(bot_settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from index.settings import Settings
@@ -29,7 +30,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from qa.timeline import to_json, to_text
 
     filters = filters_from(args)  # a bad flag is named before the model loads
-    engine = Engine(settings)
+    engine = Engine(settings, notify=lambda m: print(m, file=sys.stderr, flush=True))
     try:
         timeline = engine.timeline(args.topic, args.n, filters=filters)
     finally:
