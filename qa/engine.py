@@ -16,15 +16,15 @@ from index.reader import IndexReader, IndexStats
 from index.records import Scope
 from index.settings import Settings
 from qa.abstain import AbstentionSettings, Decision, decide
-from qa.answer import Answer, Citation, Hit, Passage, Question, Quote
-from qa.filters import FilterError, Filters, has_keys
+from qa.answer import Answer, Citation, Hit, Question, Quote
+from qa.filters import FilterError, Filters, has_keys, written_phrase
 from qa.filters import parse as parse_filters
 from qa.quotes import (
     QuoteSettings,
     SentenceVectors,
-    order_passages,
     pick_quotes,
     quote_of,
+    ranked_passages,
     score_sentences,
 )
 from qa.recency import by_date
@@ -149,8 +149,11 @@ class Engine:
     ) -> tuple[Answer, Decision]:
         """`ask`, with the abstention decision and the evidence it was made on (for qa eval)."""
         today = today or date.today()
-        cleaned, written = parse_filters(Question.parse(text, k).text, today)
-        applied = written.merge(filters or Filters())
+        asked = Question.parse(text, k).text
+        cleaned, written = parse_filters(asked, today)
+        applied = replace(
+            written.merge(filters or Filters()), phrase=written_phrase(asked, cleaned)
+        )
         question = Question.parse(cleaned, k)
         # Quotes come from the same top passages whatever `k` is asked for.
         wanted = replace(question, k=max(question.k, self.quote_settings.passages))
@@ -168,16 +171,17 @@ class Engine:
                 self._rule_out(applied)
             scored = score_sentences(question, query, hits, self._sentences, self.quote_settings)
             scored = by_date(scored, today, recent)
-            hits = order_passages(hits, scored)[: question.k]
+            passages = ranked_passages(hits, scored, question.k)
             decision = decide(scored, self.abstention)
             quotes = [] if decision.abstained else pick_quotes(scored, self.quote_settings)
-            quotes = self._also_reported(quotes, hits)
+            quotes = self._also_reported(quotes, hits)  # all hits: a quote may lie past k
         answer = Answer(
             question=question.text,
             abstained=decision.abstained,
             quotes=tuple(quotes),
-            passages=tuple(Passage.of(h) for h in hits),
+            passages=tuple(passages),
             filters=applied.describe(),
+            applied=applied,
         )
         return answer, decision
 
@@ -191,8 +195,11 @@ class Engine:
     ) -> Timeline:
         """The quotes that answer `topic`, one per story, oldest first (at most `limit`)."""
         today = today or date.today()
-        cleaned, written = parse_filters(Question.parse(topic).text, today)
-        applied = written.merge(filters or Filters())
+        asked = Question.parse(topic).text
+        cleaned, written = parse_filters(asked, today)
+        applied = replace(
+            written.merge(filters or Filters()), phrase=written_phrase(asked, cleaned)
+        )
         question = Question.parse(cleaned, k=max(3 * limit, 30))
         wide = replace(self.quote_settings, passages=question.k)
         with self._lock, self.reader.damage():
@@ -203,7 +210,9 @@ class Engine:
             scored = score_sentences(question, query, hits, self._sentences, wide)
             best = one_per_story(scored, self.abstention.min_support)[:limit]
             quotes = self._also_reported([quote_of(c) for c in best], hits)
-        return Timeline(question.text, applied.describe(), tuple(oldest_first(quotes)))
+        return Timeline(
+            question.text, applied.describe(), tuple(oldest_first(quotes)), applied=applied
+        )
 
     def _rule_out(self, applied: Filters) -> None:
         """After a search found nothing: FilterError when the filters alone leave no article

@@ -10,6 +10,7 @@ applies inside its search; `describe()` shows the user what was applied.
 from __future__ import annotations
 
 import calendar
+import difflib
 import re
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -47,6 +48,18 @@ class Filters:
     since: date | None = None
     until: date | None = None
     source: str | None = None
+    # The words of the question that were read as filters ("last week", "source:ava"), as
+    # written; None when the filters came from flags alone. Not a limit itself.
+    phrase: str | None = None
+
+    def to_dict(self) -> dict[str, str | None]:
+        """The JSON `filters` object: ISO dates, the source, the phrase (None: not given)."""
+        return {
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat() if self.until else None,
+            "source": self.source,
+            "phrase": self.phrase,
+        }
 
     @property
     def empty(self) -> bool:
@@ -232,3 +245,18 @@ def parse(question: str, today: date) -> tuple[str, Filters]:
         text = _RELATIVE.sub(" ", text, count=1)
     cleaned = re.sub(r"\s+([?.!,;:])", r"\1", " ".join(text.split())).strip(" ,;")
     return (cleaned or question.strip()), f
+
+
+def written_phrase(question: str, cleaned: str) -> str | None:
+    """The words `parse` took out of `question` to leave `cleaned`, as written (runs of
+    words joined by ', '); None when it took none."""
+    said, kept = question.split(), cleaned.split()
+    bare = [w.strip(",.;:?!").lower() for w in said]
+    matcher = difflib.SequenceMatcher(None, bare, [w.strip(",.;:?!").lower() for w in kept])
+    runs = [
+        " ".join(said[i1:i2]).strip(",.;:?! ")
+        for op, i1, i2, _, _ in matcher.get_opcodes()
+        if op in ("delete", "replace")
+    ]
+    runs = [r for r in runs if r]
+    return ", ".join(runs) or None
