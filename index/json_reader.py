@@ -50,9 +50,7 @@ def parse_jsonl(raw: str, *, path: str, ident: str = "") -> Iterator[Article | R
         except RecursionError:
             yield ReadFailure(f"{path}:{n}", "invalid JSON: nested too deeply")
             continue
-        yield _article(
-            record, where=f"{path}:{n}", fallback_id=f"{ident or path}#{n}", path=path
-        )
+        yield _article(record, where=f"{path}:{n}", fallback_id=f"{ident or path}#{n}", path=path)
 
 
 def _article(record: Any, *, where: str, fallback_id: str, path: str) -> Article | ReadFailure:

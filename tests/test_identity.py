@@ -92,8 +92,8 @@ def test_an_edit_ingested_by_another_spelling_replaces_the_old_text(
 
 def legacy_article(article_id: str, path: str, n: int) -> Article:
     """An article as the version before absolute ids stored it."""
-    return Article(id=article_id, title="Harbor report", text=HARBOR.format(n=n).split("\n", 2)[2].strip(),
-                   path=path)  # fmt: skip
+    text = HARBOR.format(n=n).split("\n", 2)[2].strip()
+    return Article(id=article_id, title="Harbor report", text=text, path=path)
 
 
 def test_an_index_of_an_older_version_is_renamed_at_the_next_ingest(tmp_path: Path) -> None:
