@@ -17,7 +17,7 @@ import numpy as np
 from index import identity, neardup
 from index.chunker import chunk_text
 from index.embedder import Embedder
-from index.errors import IndexMismatch
+from index.errors import IndexMismatch, store_damage
 from index.lock import write_lock
 from index.manifest import Layout, Manifest, now_iso
 from index.records import Article, Chunk, ReadFailure
@@ -318,7 +318,8 @@ def ingest(
     started = time.perf_counter()
     report = IngestReport()
     settings.index_dir.mkdir(parents=True, exist_ok=True)
-    with write_lock(settings.index_dir, on_wait):
+    # A page found damaged while writing is named like one found at opening.
+    with write_lock(settings.index_dir, on_wait), store_damage(Layout(settings.index_dir).store):
         report.waited = time.perf_counter() - started
         writer = _Writer(settings, make_embedder, search)
         try:
@@ -409,7 +410,8 @@ def rebuild(
         from index.errors import IndexMissing
 
         raise IndexMissing(f"no index in {settings.index_dir}; run `qa ingest PATH` first")
-    with write_lock(settings.index_dir, on_wait):
+    # A page found damaged while writing is named like one found at opening.
+    with write_lock(settings.index_dir, on_wait), store_damage(Layout(settings.index_dir).store):
         report.waited = time.perf_counter() - started
         writer = _Writer(settings, make_embedder, search)
         try:

@@ -20,6 +20,7 @@ import pytest
 
 from index.embedder import Embedder
 from index.errors import IndexCorrupt
+from index.reading import read_paths
 from qa.cli import build_parser, main
 from qa.commands.ask import filters_from
 from qa.engine import Engine
@@ -179,6 +180,27 @@ def test_damage_met_while_answering_is_named(
         assert str(store) in str(e.value) and "qa doctor" in str(e.value)
     finally:
         engine.close()
+
+
+def test_damage_met_by_ingest_or_rebuild_called_as_a_library_is_named(
+    demo_copy: Path, tmp_path: Path, real_factory: Callable[[str], Embedder]
+) -> None:
+    """index.build's writers name a damaged page as the command line does, for programs
+    that call them (the bot's host, a script) rather than `qa`."""
+    from index.build import ingest, rebuild
+    from index.settings import Settings
+
+    store = damage_pages(demo_copy, DAMAGED_TABLES)
+    settings = Settings.from_env({}, index_dir=demo_copy)
+    (tmp_path / "new.txt").write_text("Harbor\n\nThe harbor reopened on Friday.\n")
+    article = next(a for a in read_paths([tmp_path / "new.txt"], max_bytes=10**6))
+    for write in (
+        lambda: ingest(settings, [article], real_factory),
+        lambda: rebuild(settings, real_factory),
+    ):
+        with pytest.raises(IndexCorrupt, match="is damaged") as e:
+            write()
+        assert str(store) in str(e.value) and "qa doctor" in str(e.value)
 
 
 @pytest.mark.parametrize("command", [["rebuild"], ["stats"], ["ask", DEMO_QUESTION]])
