@@ -27,6 +27,7 @@ from bot.delivery import send, typing
 from bot.followups import Asked, Conversations
 from bot.settings import BotSettings
 from index.errors import QAError
+from index.wording import plural
 from qa.answer import Answer, EmptyQuestion
 from qa.engine import Engine
 from qa.filters import FilterError
@@ -179,7 +180,7 @@ class QABot:
                     context,
                     render.text(
                         "You are asking faster than I can read; please wait "
-                        f"{math.ceil(wait)} seconds and ask again."
+                        f"{plural(math.ceil(wait), 'second')} and ask again."
                     ),
                 )
             return

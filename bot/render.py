@@ -14,8 +14,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from index.wording import plural
 from qa.answer import Answer, Passage, Quote
-from qa.render import ALSO_SHOWN, also_reported_head, also_reported_rest, plural
+from qa.render import ALSO_SHOWN, also_reported_head, also_reported_rest
 from qa.timeline import Timeline
 
 MESSAGE_LIMIT = 4096  # characters of a message after entity parsing (UTF-16 code units)

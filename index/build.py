@@ -25,6 +25,7 @@ from index.sentences import split_sentences
 from index.settings import DEFAULT_CHUNK_TOKENS, DEFAULT_MODEL, Settings
 from index.store import Store, StoredArticle, fingerprint
 from index.vectors import VectorIndex, choose_search
+from index.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +78,8 @@ class IngestReport:
         ]
         return (
             f"{self.added} added, {self.updated} updated, {renamed}{self.unchanged} unchanged, "
-            f"{self.duplicate} duplicate, {self.failed} failed; {self.chunks} "
-            f"{'chunk' if self.chunks == 1 else 'chunks'} embedded in {self.working:.1f} s{rate}"
+            f"{self.duplicate} duplicate, {self.failed} failed; {plural(self.chunks, 'chunk')} "
+            f"embedded in {self.working:.1f} s{rate}"
             + (f", plus {' and '.join(extra)}" if extra else "")
         )
 

@@ -21,6 +21,7 @@ from index.lock import write_lock
 from index.manifest import FORMAT_VERSION, Layout, Manifest, now_iso
 from index.store import Store
 from index.vectors import VectorIndex
+from index.wording import plural
 
 # What the index keeps in its folder besides the current vector file. SQLite's journals are
 # part of the store (a hot journal is what makes a crashed write recoverable).
@@ -102,27 +103,36 @@ def _check_store(layout: Layout, store: Store) -> list[Problem]:
     problems: list[Problem] = []
     chunks = len(h.chunk_ids)
     if h.orphan_chunks:
-        problems.append(Problem(f"{h.orphan_chunks} chunks belong to no article"))
+        problems.append(Problem(f"{plural(h.orphan_chunks, 'chunk')} belong to no article"))
     if h.bad_spans:
         problems.append(
-            Problem(f"{h.bad_spans} chunks have offsets outside their article", repairable=False)
+            Problem(
+                f"{plural(h.bad_spans, 'chunk')} with offsets outside its article", repairable=False
+            )
         )
     if h.bad_vectors:
         problems.append(
             Problem(
-                f"{h.bad_vectors} chunks have vectors of the wrong size; run `qa rebuild`",
+                f"{plural(h.bad_vectors, 'chunk')} with a vector of the wrong size; "
+                "run `qa rebuild`",
                 repairable=False,
             )
         )
     if (manifest.articles, manifest.chunks) != (h.articles, chunks):
         problems.append(
             Problem(
-                f"the manifest counts {manifest.articles} articles and {manifest.chunks} chunks, "
+                f"the manifest counts {plural(manifest.articles, 'article')} and "
+                f"{plural(manifest.chunks, 'chunk')}, "
                 f"the store holds {h.articles} and {chunks}"
             )
         )
     if h.keyword_rows != chunks:
-        problems.append(Problem(f"the keyword index has {h.keyword_rows} rows for {chunks} chunks"))
+        problems.append(
+            Problem(
+                f"the keyword index has {plural(h.keyword_rows, 'row')} for "
+                f"{plural(chunks, 'chunk')}"
+            )
+        )
     problems += _check_vectors(layout, manifest, set(h.chunk_ids))
     problems += _check_files(layout, manifest)
     return problems
@@ -146,7 +156,12 @@ def _check_vectors(layout: Layout, manifest: Manifest, chunk_ids: set[int]) -> l
             )
         ]
     if len(index) != len(chunk_ids):
-        return [Problem(f"the vector file holds {len(index)} vectors for {len(chunk_ids)} chunks")]
+        return [
+            Problem(
+                f"the vector file holds {plural(len(index), 'vector')} for "
+                f"{plural(len(chunk_ids), 'chunk')}"
+            )
+        ]
     if chunk_ids:
         sample = sorted(chunk_ids)[:: max(1, len(chunk_ids) // 1000)]
         try:

@@ -14,6 +14,7 @@ from index.manifest import Layout, Manifest
 from index.records import Scope, StoredChunk
 from index.store import Store
 from index.vectors import VectorIndex
+from index.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +73,9 @@ class IndexReader:
                 if self._generation() != manifest.generation:
                     continue
                 raise IndexCorrupt(
-                    f"the vector file in {folder} holds {len(vectors)} vectors but the store "
-                    f"{manifest.chunks} chunks; run `qa doctor --repair --index {folder}`"
+                    f"the vector file in {folder} holds {plural(len(vectors), 'vector')} but "
+                    f"the store {plural(manifest.chunks, 'chunk')}; "
+                    f"run `qa doctor --repair --index {folder}`"
                 )
             return manifest, vectors
         # The FAISS file is derived: rebuild it in memory from the store and carry on.

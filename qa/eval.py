@@ -20,6 +20,7 @@ from typing import Any
 from index.embedder import Embedder
 from index.errors import IndexMismatch, QAError
 from index.settings import Settings
+from index.wording import plural
 from qa.answer import Answer
 from qa.eval_data import EvalQuestion, EvalSet, contains_answer, leave_out
 
@@ -321,7 +322,8 @@ def _check_left_out(engine: Any, left_out: frozenset[str]) -> None:
     present = sorted(a for a in left_out if engine.reader.store.find_article(a) is not None)
     if present:
         raise IndexMismatch(
-            f"the index in {engine.settings.index_dir} holds {len(present)} article(s) that this "
+            f"the index in {engine.settings.index_dir} holds {plural(len(present), 'article')} "
+            "that this "
             f"run leaves out (e.g. {present[0]!r}); use a fresh --index folder, or no --index"
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from index.wording import plural
 from qa.eval import ANSWERABLE, CUTOFFS, EvalReport, Outcome, Share
 
 _CLIP = 240  # characters of a quote shown in the failure list
@@ -22,10 +23,11 @@ def to_table(report: EvalReport) -> str:
     m, s, e = report.metrics, report.setup, report.evalset
     asked = len(report.outcomes)
     head = [
-        f"{e.name} (SQuAD {e.version or '?'}): {len(e.articles)} articles, {asked} questions asked",
-        f"left out of the index: {len(report.left_out)} articles "
+        f"{e.name} (SQuAD {e.version or '?'}): {plural(len(e.articles), 'article')}, "
+        f"{plural(asked, 'question')} asked",
+        f"left out of the index: {plural(len(report.left_out), 'article')} "
         f"(--unanswerable {report.options.unanswerable}, seed {report.options.seed})",
-        f"index: {s['index_articles']} articles, {s['index_chunks']} chunks "
+        f"index: {plural(s['index_articles'], 'article')}, {plural(s['index_chunks'], 'chunk')} "
         f"({s['chunk_tokens']} tokens, overlap {s['chunk_overlap']}), built in "
         f"{s['build_seconds']} s",
         f"model: {s['model']}; ingest in {s.get('ingest_dtype') or 'dtype unknown'}, "
@@ -46,7 +48,7 @@ def to_table(report: EvalReport) -> str:
             "-" if m.quote_chars_median is None else f"{m.quote_chars_median:.0f} ch",
             str(m.quote_at_1.total - m.false_abstention.hits),
         ),
-        ("quote exactness", _fmt(m.exactness, percent=True), f"{m.exactness.total} quotes"),
+        ("quote exactness", _fmt(m.exactness, percent=True), plural(m.exactness.total, "quote")),
         (
             "abstained: left-out articles",
             _fmt(m.abstained_left_out),

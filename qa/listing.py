@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from index.wording import plural
 from qa.commands.ask import add_filter_options, filters_from
 
 if TYPE_CHECKING:  # index.catalog loads numpy: not at `qa --help`
@@ -20,11 +21,6 @@ HEADER = ("DATE", "CHUNKS", "SOURCE", "ID", "TITLE")
 GAP = "  "
 MIN_ID, MIN_TITLE, MAX_SOURCE = 12, 10, 20  # column widths when a terminal is too narrow
 PREVIEW = 10  # articles named before "and N more"
-
-
-def counted(n: int, word: str) -> str:
-    """'1 article', '3 articles', '1,204 articles'."""
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 def add_selection_options(p: argparse.ArgumentParser) -> None:
@@ -105,7 +101,7 @@ def preview(rows: tuple[ArticleRow, ...], width: int | None) -> list[str]:
     """The table of the first PREVIEW rows, and how many more there are."""
     lines = table(rows[:PREVIEW], width)
     if len(rows) > PREVIEW:
-        lines.append(f"... and {counted(len(rows) - PREVIEW, 'more article')}")
+        lines.append(f"... and {plural(len(rows) - PREVIEW, 'more article')}")
     return lines
 
 

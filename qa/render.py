@@ -1,8 +1,8 @@
 """Answers as plain text for a terminal and as JSON for machines.
 
 Text is wrapped to the terminal's width (`text_width`); the words a person reads in more
-than one place ("Also reported by 2 others", a count and its noun) are made here, so `ask`,
-`timeline` and the bot say them the same way.
+than one place ("Also reported by 2 others") are made here, so `ask`, `timeline` and the
+bot say them the same way (a count and its noun: index.wording.plural).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import textwrap
 from collections.abc import Sequence
 from typing import TextIO
 
+from index.wording import plural
 from qa.answer import Answer, Citation, Passage, Quote
 
 DEFAULT_WIDTH = 88  # piped output, and the widest a terminal's text is wrapped to
@@ -34,11 +35,6 @@ def text_width(stream: TextIO | None = None) -> int:
         return DEFAULT_WIDTH
     columns = shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
     return max(MIN_WIDTH, min(DEFAULT_WIDTH, columns))
-
-
-def plural(n: int, noun: str, nouns: str | None = None) -> str:
-    """'1 article', '2 articles', '0 articles' ('1 story', '3 stories' with `nouns`)."""
-    return f"{n} {noun if n == 1 else (nouns or noun + 's')}"
 
 
 def also_reported_head(n: int) -> str:

@@ -143,9 +143,12 @@ def test_answer_and_timeline_text_wrap_to_the_width() -> None:
 
 
 def test_plural() -> None:
-    assert render.plural(1, "article") == "1 article"
-    assert render.plural(0, "article") == "0 articles"
-    assert render.plural(3, "story", "stories") == "3 stories"
+    from index.wording import plural
+
+    assert plural(1, "article") == "1 article"
+    assert plural(0, "article") == "0 articles"
+    assert plural(3, "story", "stories") == "3 stories"
+    assert plural(1204, "chunk") == "1,204 chunks"
 
 
 def test_bot_sources_count_one_article_in_one_passage() -> None:

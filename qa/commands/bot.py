@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from index.settings import Settings
+from index.wording import plural
 
 EPILOG = """\
 environment (also read from the --env-file; the environment wins):
@@ -76,7 +77,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             ) from None
         stats = engine.stats()
         print(
-            f"@{username} is answering from {settings.index_dir} ({stats.articles} articles); "
+            f"@{username} is answering from {settings.index_dir} "
+            f"({plural(stats.articles, 'article')}); "
             "Ctrl-C stops it",
             file=sys.stderr,
         )

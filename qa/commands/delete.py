@@ -80,10 +80,11 @@ def carry_out(
     """Confirm a large plan, delete it (with --dry-run, only list it) and say what was done;
     `still` re-checks each article under the write lock. `verb`: "delete" or "prune"."""
     from index.manage import delete
-    from qa.listing import confirm, counted, preview, row_json, terminal_width
+    from index.wording import plural
+    from qa.listing import confirm, preview, row_json, terminal_width
 
     folder = settings.index_dir
-    what = counted(len(plan.articles), "article")
+    what = plural(len(plan.articles), "article")
     asked = len(plan.articles) > CONFIRM_OVER and not (args.yes or args.dry_run)
     if asked:
         if not sys.stdin.isatty():
@@ -117,7 +118,7 @@ def carry_out(
         return 0
     if plan.articles and not asked:
         print("\n".join(preview(plan.articles, terminal_width(sys.stdout))))
-    done_what = f"{counted(done, 'article')} ({counted(chunks, 'chunk')})"
+    done_what = f"{plural(done, 'article')} ({plural(chunks, 'chunk')})"
     if args.dry_run:
         print(f"would {verb} {done_what} from {folder}; nothing changed (--dry-run)")
     else:

@@ -30,7 +30,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from index.manage import export, export_file
-    from qa.listing import counted, selection_from
+    from index.wording import plural
+    from qa.listing import selection_from
 
     selection = selection_from(args)
     if args.output is not None:
@@ -43,5 +44,5 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         summary = {"index": str(settings.index_dir), "count": n, "output": where}
         print(json.dumps(summary, ensure_ascii=False), file=out)
     else:
-        print(f"exported {counted(n, 'article')} from {settings.index_dir} to {where}", file=out)
+        print(f"exported {plural(n, 'article')} from {settings.index_dir} to {where}", file=out)
     return 0

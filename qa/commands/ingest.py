@@ -77,6 +77,7 @@ def ingest_sources(
     from index.fetch import Fetcher
     from index.reading import READS, locate, read_located
     from index.records import Article, ReadFailure
+    from index.wording import plural
     from qa.engine import load_embedder
 
     def say(text: str, *, err: bool = True) -> None:
@@ -132,11 +133,10 @@ def ingest_sources(
             out = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **out}
         print(json.dumps(out, ensure_ascii=False), flush=True)
     else:
-        n = len(passed_over)
         skipped = (
-            f"; {n} {'file' if n == 1 else 'files'} of other types passed over"
+            f"; {plural(len(passed_over), 'file')} of other types passed over"
             + ("" if args.verbose else " (-v lists them)")
-            if n
+            if passed_over
             else ""
         )
         say(f"ingested into {settings.index_dir}: {report.summary()}{skipped}", err=False)

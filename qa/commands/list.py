@@ -39,7 +39,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from index.manage import list_articles
-    from qa.listing import counted, row_json, selection_from, table, terminal_width
+    from index.wording import plural
+    from qa.listing import row_json, selection_from, table, terminal_width
 
     if args.limit < 1 and not args.all:
         raise ConfigError(f"-n must be at least 1, got {args.limit} (--all lists every article)")
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(nothing_found(settings, selection), file=sys.stderr)
     elif listing.total > len(listing.rows):
         print(
-            f"{len(listing.rows):,} of {counted(listing.total, 'article')} shown, newest first; "
+            f"{len(listing.rows):,} of {plural(listing.total, 'article')} shown, newest first; "
             "-n N or --all for more",
             file=sys.stderr,
         )
@@ -65,10 +66,11 @@ def nothing_found(settings: Settings, selection: Any) -> str:
     """What to say when no article is selected: whether the index is empty or the filters
     leave nothing."""
     from index.manage import count_articles
-    from qa.listing import counted, describe
+    from index.wording import plural
+    from qa.listing import describe
 
     folder = settings.index_dir
     if selection.everything:
         return f"no articles in {folder}; `qa ingest PATH --index {folder}` adds some"
-    held = counted(count_articles(folder), "article")
+    held = plural(count_articles(folder), "article")
     return f"no article in {folder} matches {describe(selection)} (it holds {held})"

@@ -22,6 +22,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from index.build import rebuild
+    from index.wording import plural
     from qa.engine import load_embedder
 
     def say(message: str) -> None:
@@ -33,7 +34,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         progress=sys.stderr.isatty(),
         on_wait=say,
     )
-    articles = f"{report.updated} article{'' if report.updated == 1 else 's'}"
-    chunks = f"{report.chunks} chunk{'' if report.chunks == 1 else 's'}"
+    articles, chunks = plural(report.updated, "article"), plural(report.chunks, "chunk")
     print(f"rebuilt {settings.index_dir}: {articles}, {chunks} in {report.working:.1f} s")
     return 0
