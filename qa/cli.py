@@ -141,6 +141,7 @@ def _main(argv: list[str]) -> int:
     if not args.verbose:
         # Our readers name each file they cannot use; trafilatura's own notes are noise.
         logging.getLogger("trafilatura").setLevel(logging.ERROR)
+        logging.getLogger("pypdf").setLevel(logging.ERROR)  # "EOF marker not found" and such
     try:
         settings = settings_from(args, dict(os.environ))
         # Readers name a damaged store where they open it (index/reader.py); a writer that

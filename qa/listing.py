@@ -25,7 +25,7 @@ PREVIEW = 10  # articles named before "and N more"
 
 def add_selection_options(p: argparse.ArgumentParser) -> None:
     """--since, --until, --source as `qa ask` takes them, and --path."""
-    add_filter_options(p)
+    add_filter_options(p, question=False)
     p.add_argument(
         "--path",
         metavar="PATH",

@@ -471,3 +471,13 @@ def test_verbose_does_not_open_with_faiss_loader_noise(demo_index: Path) -> None
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     assert b"faiss.loader" not in err and b"AVX512" not in err, err
+
+
+def test_only_question_commands_take_recent(capsys: pytest.CaptureFixture[str]) -> None:
+    """--recent weighs answers; listing, deleting and exporting have none to weigh."""
+    parser = build_parser()
+    assert parser.parse_args(["ask", "q", "--recent"]).recent
+    for command in (["list"], ["delete", "--source", "x"], ["export"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args([*command, "--recent"])
+        assert "unrecognized arguments: --recent" in capsys.readouterr().err

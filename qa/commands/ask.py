@@ -39,11 +39,15 @@ def count(text: str) -> int:
     return n
 
 
-def add_filter_options(p: argparse.ArgumentParser) -> None:
+def add_filter_options(p: argparse.ArgumentParser, *, question: bool = True) -> None:
+    """--since, --until, --source; with `question` (ask, timeline) --recent too, and the
+    note that a question may hold them in words."""
     g = p.add_argument_group(
         "filters",
         "also written in the question: since:2023-01 until:2023-03 source:ava, or "
-        "plain phrases such as 'since March 2023', 'last week', 'in 2022'",
+        "plain phrases such as 'since March 2023', 'last week', 'in 2022'"
+        if question
+        else "dates take the phrases questions take: 2023-03, March 2023, last week",
     )
     g.add_argument(
         "--since",
@@ -53,7 +57,8 @@ def add_filter_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--until", metavar="DATE", help="articles up to this date, inclusive")
     g.add_argument("--source", metavar="NAME", help="articles whose source name or URL has NAME")
-    g.add_argument("--recent", action="store_true", help="favour newer articles")
+    if question:
+        g.add_argument("--recent", action="store_true", help="favour newer articles")
 
 
 def filters_from(args: argparse.Namespace) -> Any:
