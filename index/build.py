@@ -223,24 +223,47 @@ class _Writer:
                 firsts.append((rowid, article, ids, row))
                 added += ids
                 row += len(chunks)
-            articles, chunks_total = self.store.counts()
-            manifest = self.manifest.with_(
-                articles=articles,
-                chunks=chunks_total,
-                search=choose_search(chunks_total, self.search),
-                generation=self.manifest.generation + 1,
-                updated=now,
-            )
-            self.store.set_meta("manifest", manifest.to_dict())
-            index.remove(removed)
             index.add(np.asarray(added, dtype=np.int64), vectors)
-            # Switches kind past HNSW_FROM, from the store's float32 vectors.
-            index = index.with_search(
-                manifest.search, lambda: self.store.vectors(manifest.dimension)
-            )
+            manifest, index = self._next_generation(index, removed, now)
             for rowid, article, ids, first in firsts:
                 self._group(index, rowid, article, set(ids), vectors[first])
             index.save(self.layout.vectors(manifest.generation))
+        self._installed(manifest, index)
+
+    def remove(self, rowids: Sequence[int]) -> int:
+        """Delete these articles with their chunks, keyword rows and vectors as one
+        generation, like `commit`; returns the number of chunks removed."""
+        if not rowids:
+            return 0
+        index = self.current_vectors()
+        with self.store.transaction():
+            removed = [cid for rowid in rowids for cid in self.store.delete_article(rowid)]
+            manifest, index = self._next_generation(index, removed, now_iso())
+            index.save(self.layout.vectors(manifest.generation))
+        self._installed(manifest, index)
+        return len(removed)
+
+    def _next_generation(
+        self, index: VectorIndex, removed: list[int], now: str
+    ) -> tuple[Manifest, VectorIndex]:
+        """Inside a write's transaction, its rows written: the next generation's manifest
+        recorded, and `index` without the `removed` chunks' vectors, switched to the kind
+        its size asks for (past HNSW_FROM, from the store's float32 vectors)."""
+        articles, chunks_total = self.store.counts()
+        manifest = self.manifest.with_(
+            articles=articles,
+            chunks=chunks_total,
+            search=choose_search(chunks_total, self.search),
+            generation=self.manifest.generation + 1,
+            updated=now,
+        )
+        self.store.set_meta("manifest", manifest.to_dict())
+        index.remove(removed)
+        index = index.with_search(manifest.search, lambda: self.store.vectors(manifest.dimension))
+        return manifest, index
+
+    def _installed(self, manifest: Manifest, index: VectorIndex) -> None:
+        """After the commit that made them the index's: keep them, drop older vector files."""
         self.manifest, self.vectors = manifest, index
         manifest.write_mirror(self.layout)
         self._remove_stale_files()
@@ -267,33 +290,6 @@ class _Writer:
                 story = their_story
                 break
         self.store.set_story(rowid, story)
-
-    def remove(self, rowids: Sequence[int]) -> int:
-        """Delete these articles with their chunks, keyword rows and vectors as one
-        generation, like `commit`; returns the number of chunks removed."""
-        if not rowids:
-            return 0
-        index = self.current_vectors()
-        with self.store.transaction():
-            removed = [cid for rowid in rowids for cid in self.store.delete_article(rowid)]
-            articles, chunks_total = self.store.counts()
-            manifest = self.manifest.with_(
-                articles=articles,
-                chunks=chunks_total,
-                search=choose_search(chunks_total, self.search),
-                generation=self.manifest.generation + 1,
-                updated=now_iso(),
-            )
-            self.store.set_meta("manifest", manifest.to_dict())
-            index.remove(removed)
-            index = index.with_search(
-                manifest.search, lambda: self.store.vectors(manifest.dimension)
-            )
-            index.save(self.layout.vectors(manifest.generation))
-        self.manifest, self.vectors = manifest, index
-        manifest.write_mirror(self.layout)
-        self._remove_stale_files()
-        return len(removed)
 
     def _remove_stale_files(self) -> None:
         keep = self.layout.vectors(self.manifest.generation)
