@@ -20,10 +20,10 @@ from index.embedder import Embedder
 from index.errors import IndexMismatch, store_damage
 from index.lock import write_lock
 from index.manifest import Layout, Manifest, now_iso
-from index.records import Article, Chunk, ReadFailure
+from index.records import Article, Chunk, ReadFailure, StoredArticle
 from index.sentences import split_sentences
 from index.settings import DEFAULT_CHUNK_TOKENS, DEFAULT_MODEL, Settings
-from index.store import Store, StoredArticle, fingerprint
+from index.store import Store, fingerprint
 from index.vectors import VectorIndex, choose_search
 from index.wording import plural
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
 
-from index.records import Article
-from index.store import Store, StoredArticle
+from index.records import Article, StoredArticle
+from index.store import Store
 
 PREFIX = "file:"
 

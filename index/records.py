@@ -79,3 +79,38 @@ class Scope:
     @property
     def everything(self) -> bool:
         return self.since is None and self.until is None and self.source is None
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """What ingest needs to know of an article already stored."""
+
+    rowid: int
+    id: str
+    text_hash: str
+    fingerprint: str  # hash of every stored field; a change means re-chunk and re-embed
+    path: str | None = None  # the file it was read from (absolute since file ids are)
+
+
+@dataclass(frozen=True)
+class Health:
+    """Counts a consistency check needs, read in one snapshot."""
+
+    integrity: str  # "ok", or SQLite's first complaint
+    articles: int
+    chunk_ids: frozenset[int]
+    orphan_chunks: int  # chunks whose article is gone
+    bad_spans: int  # chunks whose offsets fall outside their article
+    bad_vectors: int  # vectors of the wrong byte length
+    keyword_rows: int
+
+
+@dataclass(frozen=True)
+class StoredArticleRef:
+    """What a citation of an article needs."""
+
+    id: str
+    title: str
+    url: str | None
+    published: str | None
+    source: str | None

@@ -10,7 +10,6 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,44 +18,17 @@ import numpy as np
 from index import int8
 from index.errors import IndexCorrupt, store_damage
 from index.keyword_query import POSTINGS_BUDGET, match_expression, query_terms, split
-from index.records import Article, Chunk, Scope, StoredChunk
+from index.records import (
+    Article,
+    Chunk,
+    Health,
+    Scope,
+    StoredArticle,
+    StoredArticleRef,
+    StoredChunk,
+)
 from index.schema import CHUNK_COLUMNS, SCHEMA
 from index.textnorm import fold
-
-
-@dataclass(frozen=True)
-class StoredArticle:
-    """What ingest needs to know of an article already stored."""
-
-    rowid: int
-    id: str
-    text_hash: str
-    fingerprint: str  # hash of every stored field; a change means re-chunk and re-embed
-    path: str | None = None  # the file it was read from (absolute since file ids are)
-
-
-@dataclass(frozen=True)
-class Health:
-    """Counts a consistency check needs, read in one snapshot."""
-
-    integrity: str  # "ok", or SQLite's first complaint
-    articles: int
-    chunk_ids: frozenset[int]
-    orphan_chunks: int  # chunks whose article is gone
-    bad_spans: int  # chunks whose offsets fall outside their article
-    bad_vectors: int  # vectors of the wrong byte length
-    keyword_rows: int
-
-
-@dataclass(frozen=True)
-class StoredArticleRef:
-    """What a citation of an article needs."""
-
-    id: str
-    title: str
-    url: str | None
-    published: str | None
-    source: str | None
 
 
 def keyword_body(title: str, chunk_text: str) -> str:
