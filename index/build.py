@@ -71,10 +71,14 @@ class IngestReport:
             f" ({self.chunks / self.working:.1f} chunks/s)" if self.chunks and self.working else ""
         )
         renamed = f"{self.renamed} renamed, " if self.renamed else ""
+        # Loading the model takes 0.3-1.5 s; a first run's export, 10-25 s.
         extra = [
             f"{s:.1f} s {what}"
-            for s, what in ((self.prepared, "preparing the model"), (self.waited, "waiting"))
-            if s >= 1.0
+            for s, what, shown in (
+                (self.prepared, "loading the model", 3.0),
+                (self.waited, "waiting for another writer", 1.0),
+            )
+            if s >= shown
         ]
         return (
             f"{self.added} added, {self.updated} updated, {renamed}{self.unchanged} unchanged, "
