@@ -11,16 +11,9 @@ import pytest
 
 from index.reading import find_files, read_file, read_paths
 from index.records import Article, ReadFailure
+from tests.test_readers import read
 
 MB = 10**6
-
-
-def read(*paths: Path) -> tuple[list[Article], list[ReadFailure]]:
-    items = list(read_paths(list(paths), max_bytes=MB))
-    return (
-        [i for i in items if isinstance(i, Article)],
-        [i for i in items if isinstance(i, ReadFailure)],
-    )
 
 
 def one(path: Path) -> Article:

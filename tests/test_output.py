@@ -11,8 +11,6 @@ from pathlib import Path
 import pytest
 
 from bot import render as bot_render
-from index.records import StoredChunk
-from index.sentences import split_sentences
 from qa import render
 from qa.answer import Answer, Citation, Hit, Passage, Question, Quote
 from qa.engine import Engine
@@ -24,6 +22,7 @@ from qa.timeline import to_text as timeline_text
 from tests.botapi_double import check_html
 from tests.fakes import HashingEmbedder
 from tests.test_news import TODAY, news_engine
+from tests.test_quotes import chunk
 
 LONG_URL = "https://news.example/" + "a-very-long-path-segment/" * 4 + "story.html"
 
@@ -33,22 +32,6 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     e = news_engine(tmp_path / "index")
     yield e
     e.close()
-
-
-def stored(cid: int, article: str, text: str, story: int | None = None) -> StoredChunk:
-    return StoredChunk(
-        id=cid,
-        article_id=article,
-        title=article,
-        url=None,
-        published=None,
-        source=None,
-        text=text,
-        start=0,
-        end=len(text),
-        sentences=tuple(split_sentences(text, "en")),
-        story=story,
-    )
 
 
 def cite(n: int) -> Citation:
@@ -93,8 +76,8 @@ def test_passages_carry_their_rank_and_a_relevance_that_never_rises(engine: Engi
 
 def test_ranked_passages_follow_the_best_sentence_not_the_fused_score() -> None:
     e = HashingEmbedder()
-    fused_first = stored(1, "a", "Ports reopened. Ships left on Monday.")
-    answering = stored(2, "b", "The grain deal was signed in Istanbul by Ukraine.")
+    fused_first = chunk(1, "a", "Ports reopened. Ships left on Monday.")
+    answering = chunk(2, "b", "The grain deal was signed in Istanbul by Ukraine.")
     hits = [Hit(fused_first, 0.5, 0.1), Hit(answering, 0.4, 0.1)]
     q = Question.parse("Where was the grain deal signed?")
     scored = score_sentences(q, e.embed_query(q.text), hits, e)
