@@ -129,14 +129,19 @@ class Engine:
         filters: Filters | None = None,
         recent: bool = False,
         today: date | None = None,
+        as_of: date | None = None,
     ) -> Answer:
         """The answer to one question: up to three quotes and the top `k` passages.
 
         Filters written in the question ("since:2023-01", "last week") and `filters` (which
-        win) limit the articles searched; `recent` favours newer articles. When nothing
-        answers, `abstained` is true and the closest passages are still given.
+        win) limit the articles searched; `recent` favours newer articles. `as_of` answers as
+        on that day: nothing published after it, and "last week" or "yesterday" counted from
+        it (`today` alone moves the counting, not the archive). When nothing answers,
+        `abstained` is true and the closest passages are still given.
         """
-        return self.ask_with_evidence(text, k, filters=filters, recent=recent, today=today)[0]
+        return self.ask_with_evidence(
+            text, k, filters=filters, recent=recent, today=today, as_of=as_of
+        )[0]
 
     def ask_with_evidence(
         self,
@@ -146,13 +151,15 @@ class Engine:
         filters: Filters | None = None,
         recent: bool = False,
         today: date | None = None,
+        as_of: date | None = None,
     ) -> tuple[Answer, Decision]:
         """`ask`, with the abstention decision and the evidence it was made on (for qa eval)."""
-        today = today or date.today()
+        today = as_of or today or date.today()
         asked = Question.parse(text, k).text
         cleaned, written = parse_filters(asked, today)
         applied = replace(
-            written.merge(filters or Filters()), phrase=written_phrase(asked, cleaned)
+            written.merge(filters or Filters()).ending_by(as_of),
+            phrase=written_phrase(asked, cleaned),
         )
         question = Question.parse(cleaned, k)
         # Quotes come from the same top passages whatever `k` is asked for.
@@ -163,7 +170,7 @@ class Engine:
             if not hits and not written.empty and not has_keys(text):
                 # "in 2015" may be part of the question, not a filter: when the phrase's
                 # scope holds nothing, ask again without it, the phrase kept as words.
-                applied = filters or Filters()
+                applied = (filters or Filters()).ending_by(as_of)
                 question = Question.parse(text, k)
                 wanted = replace(question, k=wanted.k)
                 query, hits = self.retriever.embed_and_search(wanted, applied.scope())

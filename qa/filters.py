@@ -93,6 +93,12 @@ class Filters:
             )
         return self
 
+    def ending_by(self, day: date | None) -> Filters:
+        """These filters with nothing after `day` (None: unchanged): the archive as it stood."""
+        if day is None or (self.until is not None and self.until <= day):
+            return self
+        return replace(self, until=day)
+
     def merge(self, other: Filters) -> Filters:
         """`other`'s bounds where it has them (flags win over phrases)."""
         return Filters(

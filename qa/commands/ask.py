@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from index.settings import Settings
@@ -17,14 +18,21 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         help="answer a question with quotes",
         description="Answer with up to three verbatim quotes, each cited with title, date and "
         "link, then the passages they came from. Without QUESTION, answer one question per line "
-        "of standard input, loading the model and index once; at a terminal, ask at a `qa>` "
-        "prompt until an empty line or Ctrl-D.",
+        "of standard input, loading the model and index once (a line may be a JSON object: "
+        '{"question": ..., "as_of": "2023-01-05"}); at a terminal, ask at a `qa>` prompt '
+        "until an empty line or Ctrl-D.",
     )
     p.add_argument("question", nargs="?", help="the question (omit to read standard input)")
     p.add_argument("-k", type=count, default=5, metavar="N", help="passages to return (default 5)")
     p.add_argument("--json", action="store_true", help="print JSON (JSON Lines from stdin)")
     p.add_argument("--no-passages", action="store_true", help="print the quotes only")
     add_filter_options(p)
+    p.add_argument(
+        "--as-of",
+        metavar="DATE",
+        help="answer as on DATE: nothing published after it, and 'this week', 'yesterday' "
+        "and --recent counted from it (2023-01-05; a month or year means its last day)",
+    )
     return p
 
 
@@ -79,7 +87,7 @@ def filters_from(args: argparse.Namespace) -> Any:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from qa.answer import Answer, EmptyQuestion
     from qa.engine import Engine
-    from qa.filters import FilterError
+    from qa.filters import FilterError, bounds
     from qa.render import to_json, to_text
 
     def show(answer: Answer) -> None:
@@ -88,10 +96,20 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         else:
             print(to_text(answer, passages=not args.no_passages) + "\n", flush=True)
 
-    def answer(text: str) -> None:
-        show(engine.ask(text, k=args.k, filters=filters, recent=args.recent))
+    def answer(text: str, when: date | None = None) -> None:
+        when = when or as_of
+        show(engine.ask(text, k=args.k, filters=filters, recent=args.recent, as_of=when))
+
+    def answer_line(line: str) -> None:
+        """A plain question, or {"question": ..., "as_of": ...}."""
+        if line.lstrip().startswith("{"):
+            answer(*question_of(line, today))
+        else:
+            answer(line)
 
     filters = filters_from(args)
+    today = date.today()
+    as_of = bounds(args.as_of, today)[1] if args.as_of else None
     engine = Engine(settings, notify=lambda m: print(m, file=sys.stderr, flush=True))
     try:
         if args.question is not None:
@@ -104,13 +122,32 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             if not line.strip():
                 continue
             try:
-                answer(line)
+                answer_line(line)
             except (EmptyQuestion, FilterError) as e:
                 print(f"error: line {n}: {e}", file=sys.stderr)
                 status = 1
         return status
     finally:
         engine.close()
+
+
+def question_of(line: str, today: date) -> tuple[str, date | None]:
+    """(question, as_of) of a JSON line of a batch; FilterError naming what is wrong."""
+    import json
+
+    from qa.filters import FilterError, bounds
+
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise FilterError(f"invalid JSON: {e.msg}") from None
+    text = record.get("question") if isinstance(record, dict) else None
+    if not isinstance(text, str):
+        raise FilterError('a JSON line needs a "question" text')
+    as_of = record.get("as_of")
+    if as_of is not None and not isinstance(as_of, str):
+        raise FilterError('"as_of" must be a date such as "2023-01-05"')
+    return text, bounds(as_of, today)[1] if as_of else None
 
 
 PROMPT = "qa> "
