@@ -1,4 +1,4 @@
-"""`qa eval`: ask every question of a SQuAD file through the normal paths and score the answers.
+"""`qa eval`: ask every question of a set through the normal paths and score the answers.
 
 The index is built with `index.build.ingest` from the file's articles (less a seeded share
 left out, whose questions should abstain) and each question goes through `Engine.ask`, so
@@ -14,6 +14,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from qa.answer import Answer
 from qa.eval_data import EvalQuestion, EvalSet, contains_answer, leave_out
 
 ANSWERABLE, LEFT_OUT, IMPOSSIBLE = "answerable", "left_out", "impossible"
-CUTOFFS = (1, 5, 10)  # hit@k reported; MRR is cut at the largest
+CUTOFFS = (1, 5, 10)  # hit@k and ans@k reported; MRR is cut at the largest
 FALSE_ABSTENTION_BUDGET = 0.05  # for the suggested threshold: answerable questions it may lose
 
 
@@ -45,8 +46,9 @@ class Outcome:
 
     question: EvalQuestion
     kind: str  # ANSWERABLE, LEFT_OUT (its article is not indexed) or IMPOSSIBLE (v2.0)
-    rank: int | None  # 1-based rank of the first passage of its article holding an answer
-    quote_hit: bool  # the first quote is from its article and holds an answer
+    article_rank: int | None  # 1-based rank of the first passage of a gold article
+    rank: int | None  # ... of the first passage of a gold article holding an answer
+    quote_hit: bool  # the first quote is from a gold article and holds an answer
     abstained: bool
     quotes: int
     exact: int  # quotes equal to article_text[start:end]
@@ -71,8 +73,9 @@ class Share:
 
 @dataclass(frozen=True)
 class Metrics:
-    hit_at: tuple[tuple[int, Share], ...]  # ((1, Share), (5, Share), (10, Share))
-    mrr: float | None  # MRR@10 over answerable questions
+    hit_at: tuple[tuple[int, Share], ...]  # a gold article in the top k: ((1, Share), ...)
+    ans_at: tuple[tuple[int, Share], ...]  # a top-k passage of a gold article holds an answer
+    mrr: float | None  # MRR@10 of the first passage holding an answer, answerable questions
     quote_at_1: Share
     exactness: Share  # over quotes, not questions
     abstained_left_out: Share
@@ -110,17 +113,20 @@ def judge(
     support: float = 0.0,
 ) -> Outcome:
     """Score one answer. `texts` maps article ids to the texts that quote offsets index."""
-    rank = None
+    article_rank = rank = None
     if kind == ANSWERABLE:
         for n, p in enumerate(answer.passages[: max(CUTOFFS)], 1):
-            if p.article_id == q.article_id and contains_answer(p.text, q.answers):
+            if p.article_id not in q.gold_ids:
+                continue
+            article_rank = article_rank or n
+            if contains_answer(p.text, q.answers):
                 rank = n
                 break
     first = answer.quotes[0] if answer.quotes else None
     quote_hit = (
         kind == ANSWERABLE
         and first is not None
-        and first.article_id == q.article_id
+        and first.article_id in q.gold_ids
         and contains_answer(first.text, q.answers)
     )
     exact = sum(
@@ -132,6 +138,7 @@ def judge(
     return Outcome(
         question=q,
         kind=kind,
+        article_rank=article_rank,
         rank=rank,
         quote_hit=quote_hit,
         abstained=answer.abstained,
@@ -148,10 +155,12 @@ def summarize(outcomes: Sequence[Outcome]) -> Metrics:
     """The figures of the issue from per-question outcomes (definitions in docs/quality.md)."""
     answerable = [o for o in outcomes if o.kind == ANSWERABLE]
     n = len(answerable)
-    hit_at = tuple(
-        (k, Share(sum(1 for o in answerable if o.rank is not None and o.rank <= k), n))
-        for k in CUTOFFS
-    )
+
+    def within(k: int, rank: Callable[[Outcome], int | None]) -> Share:
+        return Share(sum(1 for o in answerable if (r := rank(o)) is not None and r <= k), n)
+
+    hit_at = tuple((k, within(k, lambda o: o.article_rank)) for k in CUTOFFS)
+    ans_at = tuple((k, within(k, lambda o: o.rank)) for k in CUTOFFS)
     mrr = sum(1.0 / o.rank for o in answerable if o.rank is not None) / n if n else None
     times = sorted(o.seconds * 1000 for o in outcomes)
     lengths = [len(o.quoted) for o in answerable if o.quoted is not None]
@@ -170,6 +179,7 @@ def summarize(outcomes: Sequence[Outcome]) -> Metrics:
 
     return Metrics(
         hit_at=hit_at,
+        ans_at=ans_at,
         mrr=mrr,
         quote_at_1=Share(sum(o.quote_hit for o in answerable), n),
         exactness=Share(sum(o.exact for o in outcomes), sum(o.quotes for o in outcomes)),
@@ -271,12 +281,13 @@ def _run(
         questions = evalset.questions[: options.limit] if options.limit else evalset.questions
         outcomes = []
         for q in questions:
-            kind = (
-                LEFT_OUT if q.article_id in left_out else IMPOSSIBLE if q.impossible else ANSWERABLE
-            )
+            gone = all(g in left_out for g in q.gold_ids)
+            kind = LEFT_OUT if gone else IMPOSSIBLE if q.impossible else ANSWERABLE
+            # As of the day it was asked: nothing newer, and its "this week" is that week.
+            today = date.fromisoformat(q.as_of) if q.as_of else None
             started = time.perf_counter()
             try:
-                answer, decision = engine.ask_with_evidence(q.text, k=max(CUTOFFS))
+                answer, decision = engine.ask_with_evidence(q.text, k=max(CUTOFFS), as_of=today)
             except QAError as e:
                 # What a user would be told instead of an answer (an unreadable filter
                 # phrase, say): scored as an abstention with nothing quoted.
@@ -305,6 +316,7 @@ def _refused(q: EvalQuestion, kind: str, message: str, seconds: float) -> Outcom
     return Outcome(
         question=q,
         kind=kind,
+        article_rank=None,
         rank=None,
         quote_hit=False,
         abstained=True,

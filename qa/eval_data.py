@@ -1,4 +1,10 @@
-"""SQuAD-format question sets as articles and questions, and the seeded left-out split."""
+"""Question sets as articles and questions, and the seeded left-out split.
+
+Two formats: SQuAD (v1.1/v2.0 JSON; each title one article, its paragraphs in order, each
+question's gold the article of its paragraph) and news (`load_news`): a JSON Lines file of
+articles, as `qa ingest` reads it, and one of questions naming their gold articles and the
+date each was asked.
+"""
 
 from __future__ import annotations
 
@@ -22,13 +28,20 @@ class EvalFileError(QAError):
 
 @dataclass(frozen=True)
 class EvalQuestion:
-    """One question of the set; `answers` are the gold texts (empty when impossible)."""
+    """One question of the set; `answers` are the gold texts (empty when impossible),
+    `gold_ids` the articles it was written from, `as_of` the ISO date it was asked."""
 
     id: str
-    article_id: str
+    gold_ids: tuple[str, ...]
     text: str
     answers: tuple[str, ...]
     impossible: bool = False
+    as_of: str | None = None
+
+    @property
+    def article_id(self) -> str:
+        """The first gold article, to name in messages."""
+        return self.gold_ids[0] if self.gold_ids else ""
 
 
 @dataclass(frozen=True)
@@ -100,7 +113,7 @@ def load_squad(path: Path) -> EvalSet:
         questions.append(
             EvalQuestion(
                 id=str(qa.get("id", n)),
-                article_id=articles[title].id,
+                gold_ids=(articles[title].id,),
                 text=str(qa.get("question", "")),
                 answers=() if impossible else answers,
                 impossible=impossible,
@@ -112,6 +125,82 @@ def load_squad(path: Path) -> EvalSet:
         articles=tuple(articles.values()),
         questions=tuple(q for q in questions if q.text.strip()),
     )
+
+
+def load_news(questions_path: Path, articles_path: Path) -> EvalSet:
+    """A news set: articles as `qa ingest` reads a JSON Lines file (id, url, title,
+    published, text, ...), and questions, one JSON object a line: `question`, `answer` (a
+    text or a list of them), `gold_ids` (the ids of the articles it was written from),
+    optionally `id` and `as_of` (the date it was asked, read as `qa ask --as-of` reads it).
+
+    A line that cannot be used is named with its file and line; an article file with any
+    such line is refused whole, so the index is never built from part of it.
+    """
+    from index.json_reader import parse_jsonl
+    from index.records import ReadFailure
+
+    raw = _read_text(articles_path)
+    articles: dict[str, Article] = {}
+    for item in parse_jsonl(raw, path=str(articles_path)):
+        if isinstance(item, ReadFailure):
+            raise EvalFileError(str(item))
+        articles.setdefault(item.id, item)
+    questions = []
+    for n, line in enumerate(_read_text(questions_path).split("\n"), 1):
+        if not line.strip():
+            continue
+        where = f"{questions_path}:{n}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise EvalFileError(f"{where}: invalid JSON: {e.msg}") from None
+        questions.append(_news_question(record, where, n, articles))
+    return EvalSet(
+        name=questions_path.name,
+        version="news",
+        articles=tuple(articles.values()),
+        questions=tuple(questions),
+    )
+
+
+def _news_question(record: Any, where: str, n: int, articles: dict[str, Article]) -> EvalQuestion:
+    if not isinstance(record, dict):
+        raise EvalFileError(f"{where}: expected an object")
+    text, answer, gold = record.get("question"), record.get("answer"), record.get("gold_ids")
+    if not isinstance(text, str) or not text.strip():
+        raise EvalFileError(f"{where}: no 'question' text")
+    answers = (answer,) if isinstance(answer, str) else answer
+    if not isinstance(answers, list | tuple) or not all(isinstance(a, str) for a in answers):
+        raise EvalFileError(f"{where}: 'answer' must be a text or a list of texts")
+    if not isinstance(gold, list) or not gold or not all(isinstance(g, str) for g in gold):
+        raise EvalFileError(f"{where}: 'gold_ids' must be a list of article ids")
+    missing = [g for g in gold if g not in articles]
+    if missing:
+        raise EvalFileError(f"{where}: gold article {missing[0]!r} is not in the articles")
+    as_of = record.get("as_of")
+    if as_of is not None:
+        from index.dates import to_iso
+
+        as_of = to_iso(str(as_of)) if isinstance(as_of, str) else None
+        if as_of is None:
+            raise EvalFileError(f"{where}: 'as_of' is not a date: {record.get('as_of')!r}")
+    return EvalQuestion(
+        id=str(record.get("id", n)),
+        gold_ids=tuple(gold),
+        text=text.strip(),
+        answers=tuple(a for a in answers if a.strip()),
+        impossible=not any(a.strip() for a in answers),
+        as_of=as_of[:10] if as_of else None,
+    )
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise EvalFileError(f"cannot read {path}: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise EvalFileError(f"{path} is not UTF-8: {e}") from None
 
 
 def leave_out(evalset: EvalSet, fraction: float, seed: int) -> frozenset[str]:

@@ -22,8 +22,9 @@ def to_table(report: EvalReport) -> str:
     """The figures, one a line, with how many questions (or quotes) each is over."""
     m, s, e = report.metrics, report.setup, report.evalset
     asked = len(report.outcomes)
+    kind = "news" if e.version == "news" else f"SQuAD {e.version or '?'}"
     head = [
-        f"{e.name} (SQuAD {e.version or '?'}): {plural(len(e.articles), 'article')}, "
+        f"{e.name} ({kind}): {plural(len(e.articles), 'article')}, "
         f"{plural(asked, 'question')} asked",
         f"left out of the index: {plural(len(report.left_out), 'article')} "
         f"(--unanswerable {report.options.unanswerable}, seed {report.options.seed})",
@@ -37,6 +38,7 @@ def to_table(report: EvalReport) -> str:
     ]
     rows: list[tuple[str, str, str]] = [
         *((f"hit@{k}", _fmt(sh), str(sh.total)) for k, sh in m.hit_at),
+        *((f"ans@{k}", _fmt(sh), str(sh.total)) for k, sh in m.ans_at),
         (
             f"MRR@{max(CUTOFFS)}",
             "-" if m.mrr is None else f"{m.mrr:.3f}",
@@ -83,6 +85,10 @@ def to_table(report: EvalReport) -> str:
     lines = [
         f"{'figure':<{width}}  {'value':>8}  over",
         *(f"{a:<{width}}  {b:>8}  {c}" for a, b, c in rows),
+        "",
+        "hit@k: a gold article among the top k passages; ans@k: a passage of a gold article",
+        f"there holds an answer; MRR@{max(CUTOFFS)}: of that passage's rank; quote@1: the first "
+        "quote is from a gold article and holds an answer",
     ]
     return "\n".join(head + lines)
 
@@ -113,8 +119,10 @@ def _miss(o: Outcome) -> tuple[int, str]:
         return 5, f"refused: {o.error}"
     if o.kind != ANSWERABLE:
         return (0, "") if o.abstained else (3, f"quoted, but should abstain ({o.kind})")
+    if o.article_rank is None:
+        return 4, f"no passage of the top {max(CUTOFFS)} is from a gold article"
     if o.rank is None:
-        return 4, f"no passage of the top {max(CUTOFFS)} holds the answer"
+        return 4, f"no gold passage of the top {max(CUTOFFS)} holds the answer"
     if o.abstained:
         return 3, "abstained, but the answer was retrieved"
     if o.quote_hit:
@@ -149,6 +157,7 @@ def to_json(report: EvalReport, n_failures: int = 0) -> str:
         "setup": dict(report.setup),
         "metrics": {
             **{f"hit@{k}": sh.value for k, sh in m.hit_at},
+            **{f"ans@{k}": sh.value for k, sh in m.ans_at},
             f"mrr@{max(CUTOFFS)}": m.mrr,
             "quote@1": m.quote_at_1.value,
             "quote_exactness": m.exactness.value,

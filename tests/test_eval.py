@@ -153,14 +153,14 @@ def test_metric_definitions_by_hand() -> None:
     from qa.eval_data import EvalQuestion
 
     def q(i: str, article: str, answers: tuple[str, ...] = ("1947",)) -> EvalQuestion:
-        return EvalQuestion(i, article, f"question {i}?", answers, impossible=not answers)
+        return EvalQuestion(i, (article,), f"question {i}?", answers, impossible=not answers)
 
     def answer(passages: list[Passage], quotes: list[Quote], abstained: bool = False) -> Answer:
         return Answer("q", abstained, tuple(quotes), tuple(passages))
 
     good_quote = _quote("A", "Alpha beta 1947.", 0)
     outcomes = [
-        # hit at rank 1, first quote right: counts for hit@1/5/10, MRR 1, quote@1
+        # answer at rank 1, first quote right: counts for hit and ans@1/5/10, MRR 1, quote@1
         judge(
             q("1", "A"),
             ANSWERABLE,
@@ -179,7 +179,8 @@ def test_metric_definitions_by_hand() -> None:
             es_text,
             0.2,
         ),
-        # answer at rank 7: hit@10 only; quote with a wrong offset is not exact
+        # answer at rank 7: ans@10 only (its article at rank 1); a quote with a wrong offset
+        # is not exact
         judge(
             q("3", "A"),
             ANSWERABLE,
@@ -204,9 +205,11 @@ def test_metric_definitions_by_hand() -> None:
         ),
     ]
     assert [o.rank for o in outcomes[:4]] == [1, 3, 7, None]
+    assert [o.article_rank for o in outcomes[:4]] == [1, 2, 1, 1]
     m = summarize(outcomes)
-    hit = dict(m.hit_at)
-    assert (hit[1].hits, hit[5].hits, hit[10].hits, hit[1].total) == (1, 2, 3, 4)
+    ans, hit = dict(m.ans_at), dict(m.hit_at)
+    assert (ans[1].hits, ans[5].hits, ans[10].hits, ans[1].total) == (1, 2, 3, 4)
+    assert (hit[1].hits, hit[5].hits, hit[10].hits, hit[1].total) == (3, 4, 4, 4)
     assert m.mrr == pytest.approx((1 + 1 / 3 + 1 / 7) / 4)
     # 1 and 3 (its offsets are off, which exactness counts); 2 quotes the wrong article
     assert (m.quote_at_1.hits, m.quote_at_1.total) == (2, 4)
@@ -217,7 +220,7 @@ def test_metric_definitions_by_hand() -> None:
     assert m.latency_median_ms == pytest.approx(350.0)
     assert m.latency_p95_ms == pytest.approx(600.0)
     whys = [f["why"] for f in failures_from(outcomes)]
-    assert whys[0].startswith("no passage")
+    assert whys[0].startswith("no gold passage")
 
 
 def failures_from(outcomes: list) -> list[dict]:
@@ -259,7 +262,7 @@ def test_eval_end_to_end_with_a_left_out_article(
     assert m.abstained_left_out.total >= 1
     assert m.abstained_left_out.value == 1.0, failures(report, 5)
     assert m.false_abstention.hits == 0, failures(report, 5)
-    assert dict(m.hit_at)[1].value == 1.0, failures(report, 5)
+    assert dict(m.ans_at)[1].value == 1.0, failures(report, 5)
     assert m.quote_at_1.value is not None and m.quote_at_1.value >= 0.5
     assert report.setup["index_articles"] == 2
     data = json.loads(to_json(report, 3))
@@ -306,7 +309,7 @@ def test_cli_eval_json(
     assert main(["eval", str(path), "--json", "--failures", "2"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["questions"] == 7 and data["counts"]["answerable"] == 6
-    assert set(data["metrics"]) >= {"hit@1", "hit@5", "hit@10", "mrr@10", "quote@1"}
+    assert set(data["metrics"]) >= {"hit@1", "hit@5", "hit@10", "ans@1", "mrr@10", "quote@1"}
     assert main(["eval", str(path), "--limit", "2", "--failures", "1"]) == 0
     out = capsys.readouterr().out
     assert "quote exactness" in out and "latency p95" in out

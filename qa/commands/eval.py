@@ -13,13 +13,22 @@ from index.settings import Settings
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     p: argparse.ArgumentParser = sub.add_parser(
         "eval",
-        help="measure answer quality on a SQuAD-format file",
-        description="Index the articles of a SQuAD v1.1/v2.0 file (each title one article, its "
-        "paragraphs in order) in a throwaway folder, or in --index DIR when given (QA_INDEX is "
-        "not used here), ask every question as `qa ask` would, and report hit@1/5/10, MRR@10, "
-        "quote@1, quote exactness, abstention and latency.",
+        help="measure answer quality on a SQuAD file or a news set",
+        description="Index the articles of a question set in a throwaway folder, or in --index "
+        "DIR when given (QA_INDEX is not used here), ask every question as `qa ask` would, and "
+        "report hit@1/5/10 (a gold article among the top passages), ans@1/5/10 (one of its "
+        "passages there holds the answer), MRR@10, quote@1, quote exactness, abstention and "
+        "latency. FILE is SQuAD v1.1/v2.0 JSON (each title one article, its paragraphs in "
+        "order), or a news set: questions as JSON Lines (question, answer, gold_ids, as_of) "
+        "with --articles ARTICLES.jsonl; each is asked as of its as_of date.",
     )
-    p.add_argument("file", type=Path, metavar="FILE", help="SQuAD-format JSON")
+    p.add_argument("file", type=Path, metavar="FILE", help="SQuAD JSON, or questions JSONL")
+    p.add_argument(
+        "--articles",
+        type=Path,
+        metavar="JSONL",
+        help="the articles of a news set (id, url, title, published, text), as qa ingest reads",
+    )
     p.add_argument(
         "--unanswerable",
         type=float,
@@ -44,10 +53,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     from qa.engine import load_embedder
     from qa.eval import EvalOptions, run_eval
-    from qa.eval_data import load_squad
+    from qa.eval_data import EvalFileError, load_news, load_squad
     from qa.eval_report import failures, failures_text, to_json, to_table
 
-    evalset = load_squad(args.file)
+    if args.articles is not None:
+        evalset = load_news(args.file, args.articles)
+    elif args.file.suffix.lower() in (".jsonl", ".ndjson"):
+        raise EvalFileError(f"{args.file} holds questions; name their articles with --articles")
+    else:
+        evalset = load_squad(args.file)
     options = EvalOptions(
         unanswerable=args.unanswerable, seed=args.seed, limit=args.limit, cache=not args.no_cache
     )
