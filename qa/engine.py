@@ -166,14 +166,14 @@ class Engine:
         wanted = replace(question, k=max(question.k, self.quote_settings.passages))
         with self._lock, self.reader.damage():
             self.refresh()
-            query, hits = self.retriever.embed_and_search(wanted, applied.scope())
+            query, hits = self.retriever.embed_and_search(wanted, applied.scope(), today=today)
             if not hits and not written.empty and not has_keys(text):
                 # "in 2015" may be part of the question, not a filter: when the phrase's
                 # scope holds nothing, ask again without it, the phrase kept as words.
                 applied = (filters or Filters()).ending_by(as_of)
                 question = Question.parse(text, k)
                 wanted = replace(question, k=wanted.k)
-                query, hits = self.retriever.embed_and_search(wanted, applied.scope())
+                query, hits = self.retriever.embed_and_search(wanted, applied.scope(), today=today)
             if not hits:
                 self._rule_out(applied)
             scored = score_sentences(question, query, hits, self._sentences, self.quote_settings)
@@ -211,7 +211,7 @@ class Engine:
         wide = replace(self.quote_settings, passages=question.k)
         with self._lock, self.reader.damage():
             self.refresh()
-            query, hits = self.retriever.embed_and_search(question, applied.scope())
+            query, hits = self.retriever.embed_and_search(question, applied.scope(), today=today)
             if not hits:
                 self._rule_out(applied)
             scored = score_sentences(question, query, hits, self._sentences, wide)

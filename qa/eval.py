@@ -24,6 +24,7 @@ from index.settings import Settings
 from index.wording import plural
 from qa.answer import Answer
 from qa.eval_data import EvalQuestion, EvalSet, contains_answer, leave_out
+from qa.retriever import RetrievalSettings
 
 ANSWERABLE, LEFT_OUT, IMPOSSIBLE = "answerable", "left_out", "impossible"
 CUTOFFS = (1, 5, 10)  # hit@k and ans@k reported; MRR is cut at the largest
@@ -216,12 +217,14 @@ def run_eval(
     progress: bool = False,
     on_question: Callable[[], None] | None = None,
     make_writer: Callable[[str], Embedder] | None = None,
+    retrieval: RetrievalSettings | None = None,
 ) -> EvalReport:
     """Index the kept articles (into `index_dir`, or a throwaway folder) and ask everything.
 
     With `index_dir`, articles already there unchanged are not embedded again; the folder
     may hold other articles too (distractors), but not one that is to be left out.
-    `make_writer` is the embedder ingest uses, as `qa ingest` does (default: the same one).
+    `make_writer` is the embedder ingest uses, as `qa ingest` does (default: the same one);
+    `retrieval` other settings than the defaults (for measuring them).
     """
     options = options or EvalOptions()
     writer = make_writer or make_embedder
@@ -236,6 +239,7 @@ def run_eval(
             progress,
             on_question,
             writer,
+            retrieval,
         )
     with tempfile.TemporaryDirectory(prefix="qa-eval-") as tmp:
         return _run(
@@ -247,6 +251,7 @@ def run_eval(
             progress,
             on_question,
             writer,
+            retrieval,
         )
 
 
@@ -259,6 +264,7 @@ def _run(
     progress: bool,
     on_question: Callable[[], None] | None,
     make_writer: Callable[[str], Embedder],
+    retrieval: RetrievalSettings | None = None,
 ) -> EvalReport:
     from index.build import ingest
     from qa.engine import Engine
@@ -274,7 +280,7 @@ def _run(
 
     report = ingest(settings, kept, lambda m: shared(m, True), progress=progress)
     quotes = QuoteSettings() if options.cache else QuoteSettings(cache_size=0)
-    engine = Engine(settings, shared, quotes=quotes)
+    engine = Engine(settings, shared, quotes=quotes, retrieval=retrieval)
     try:
         _check_left_out(engine, left_out)
         texts: dict[str, str] = {a.id: a.text for a in evalset.articles}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 
@@ -13,6 +14,7 @@ from index.neardup import SAME_STORY, covered, shingles
 from index.reader import IndexReader
 from index.records import Scope
 from qa.answer import Hit, Question
+from qa.recency import age_days
 
 EXACT_SCOPE = 50_000  # a scope of at most this many chunks is searched exactly
 # Keyword searches of every retriever in the process; a bot's questions are answered one at
@@ -25,6 +27,12 @@ class RetrievalSettings:
     candidates: int = 50  # from each of dense and keyword search, before fusion
     keyword_weight: float = 1.0  # relative weight of the BM25 ranking in the fusion
     rrf_k: int = 10  # the constant of reciprocal rank fusion: lower trusts top ranks more
+    # A prior for newer articles, in the fusion: a passage gains recency_weight times its
+    # article's freshness (1 on the day asked, halving every recency_half_life days; 0
+    # undated). The fused score of a first-ranked passage is 1 / (rrf_k + 1) per ranking.
+    recency_weight: float = 0.0
+    recency_half_life: float = 14.0
+    per_article: int = 0  # passages of one article in the top k, unless fewer match (0: any)
 
 
 class Retriever:
@@ -48,7 +56,11 @@ class Retriever:
         return self.embed_and_search(question, scope, query)[1]
 
     def embed_and_search(
-        self, question: Question, scope: Scope | None = None, query: np.ndarray | None = None
+        self,
+        question: Question,
+        scope: Scope | None = None,
+        query: np.ndarray | None = None,
+        today: date | None = None,
     ) -> tuple[np.ndarray, list[Hit]]:
         """(the question's vector, `search`'s passages).
 
@@ -71,14 +83,23 @@ class Retriever:
                 fused[cid] = fused.get(cid, 0.0) + weight / (s.rrf_k + rank + 1)
         order = sorted(fused, key=lambda cid: -fused[cid])
         # A concurrent ingest may have removed a chunk since the vectors were loaded; and a
-        # near duplicate gives up its slot, so look a little further than k.
-        chunks = self.reader.chunks(order[: question.k * 2 + 5])
+        # near duplicate or a second passage of an article gives up its slot, so look
+        # further than k (every candidate, when the prior may reorder them).
+        prior = s.recency_weight > 0 and today is not None
+        deep = len(order) if prior or s.per_article else question.k * 2 + 5
+        chunks = self.reader.chunks(order[:deep])
         present = [cid for cid in order if cid in chunks]
         if not present:
             return query, []
+        if prior:
+            for cid in present:
+                age = age_days(chunks[cid].published, today)  # type: ignore[arg-type]
+                if age is not None:
+                    fused[cid] += s.recency_weight * 0.5 ** (age / s.recency_half_life)
+            present.sort(key=lambda cid: -fused[cid])
         cosines = dict(zip(present, self.reader.vectors_of(present) @ query, strict=True))
         hits = [Hit(chunk=chunks[c], score=fused[c], cosine=float(cosines[c])) for c in present]
-        return query, distinct(hits, question.k)
+        return query, distinct(hits, question.k, s.per_article)
 
     def _dense(self, query: np.ndarray, n: int, scope: Scope | None) -> list[tuple[int, float]]:
         """Top `n` (chunk id, cosine), among the chunks in `scope` when one is given."""
@@ -94,19 +115,28 @@ class Retriever:
         return self.reader.dense_among(query, allowed, n)
 
 
-def distinct(hits: Sequence[Hit], limit: int) -> list[Hit]:
+def distinct(hits: Sequence[Hit], limit: int, per_article: int = 0) -> list[Hit]:
     """The first `limit` hits, passing over any whose text is mostly in one already kept
-    (the same text in two articles, heavily overlapping chunks).
+    (the same text in two articles, heavily overlapping chunks), and, with `per_article`,
+    any past that many of one article's, which follow the others only when too few
+    articles match.
 
     Only the passage's own share counts (`covered`): a short kept passage, such as the tail
     chunk of a republished copy, must not push out the whole original that holds it.
     """
     kept: list[tuple[Hit, frozenset[int]]] = []
+    spare: list[Hit] = []  # passages of articles that have their share already
+    taken: dict[str, int] = {}
     for hit in hits:
         if len(kept) >= limit:
             break
         mine = shingles(hit.chunk.text)
         if any(covered(mine, theirs) >= SAME_STORY for _, theirs in kept):
             continue
+        article = hit.chunk.article_id
+        if per_article and taken.get(article, 0) >= per_article:
+            spare.append(hit)
+            continue
+        taken[article] = taken.get(article, 0) + 1
         kept.append((hit, mine))
-    return [h for h, _ in kept]
+    return [h for h, _ in kept] + spare[: limit - len(kept)]

@@ -116,3 +116,57 @@ def test_keyword_search_on_its_thread_gives_what_one_thread_would(tmp_path: Path
         eng.retriever.embed_and_search(question)
     assert len(seen) == calls + 2 and seen[-1] == "done"  # finished before the error came out
     eng.close()
+
+
+def _hit(cid: int, article: str, text: str) -> object:
+    from qa.answer import Hit
+    from tests.test_quotes import chunk
+
+    return Hit(chunk=chunk(cid, article, text), score=1.0 / cid, cosine=0.5)
+
+
+def test_per_article_keeps_one_slot_an_article_unless_too_few_match() -> None:
+    from qa.retriever import distinct
+
+    hits = [
+        _hit(1, "a", "The harbor reopened on Monday after the storm."),
+        _hit(2, "a", "Ships waiting offshore began to dock in the afternoon."),
+        _hit(3, "b", "The council passed the budget on Tuesday."),
+        _hit(4, "c", "A new bridge opens next spring, the mayor said."),
+    ]
+    ids = lambda hs: [h.chunk.id for h in hs]  # noqa: E731
+    assert ids(distinct(hits, 3)) == [1, 2, 3]  # type: ignore[arg-type]
+    assert ids(distinct(hits, 3, per_article=1)) == [1, 3, 4]  # type: ignore[arg-type]
+    # Fewer articles than k: the second passage of "a" follows the others.
+    assert ids(distinct(hits, 5, per_article=1)) == [1, 3, 4, 2]  # type: ignore[arg-type]
+
+
+def test_recency_prior_favours_the_newer_of_two_reports(tmp_path: Path) -> None:
+    """The older report matches the question's words better; a recency prior counted from
+    the day asked puts the newer first, and no prior leaves the order to the match."""
+    from datetime import date
+
+    older = Article(
+        id="old", title="Harbor storm", published="2023-01-02",
+        text="The harbor closed during the storm and the harbor cranes stopped, the port said.",
+    )  # fmt: skip
+    newer = Article(
+        id="new", title="Port update", published="2023-01-19",
+        text="The port reopened its docks on Thursday after repairs, officials said.",
+    )  # fmt: skip
+    e = HashingEmbedder()
+    s = Settings.from_env({}, index_dir=tmp_path / "index")
+    ingest(s, [older, newer], lambda _m: e)
+    question = Question.parse("What happened at the harbor port?", k=2)
+    plain = Engine(s, lambda _m: e)
+    prior = Engine(s, lambda _m: e, retrieval=RetrievalSettings(recency_weight=1.0))
+    try:
+        today = date(2023, 1, 20)
+        first = plain.retriever.embed_and_search(question, today=today)[1]
+        assert [h.chunk.article_id for h in first] == ["old", "new"]
+        favoured = prior.retriever.embed_and_search(question, today=today)[1]
+        assert [h.chunk.article_id for h in favoured] == ["new", "old"]
+        assert prior.retriever.embed_and_search(question)[1] == first  # no day: no prior
+    finally:
+        plain.close()
+        prior.close()
