@@ -301,6 +301,8 @@ def answer_messages(
         blocks.append(italic(text("Follow-up to \u201c" + clip(followup_of, 300) + "\u201d")))
     if answer.filters:
         blocks.append(italic(text("Searched only " + clip(answer.filters, 300))))
+    if answer.widened_note:
+        blocks.append(italic(text(clip(answer.widened_note, 400))))
     if answer.abstained or not answer.quotes:
         blocks.append(nothing_found())
         return pack(blocks, limit)

@@ -122,6 +122,21 @@ class Answer:
     passages: tuple[Passage, ...]
     filters: str = ""  # the date and source filters applied, as shown to the user
     applied: Filters = field(default_factory=Filters)  # the same filters as values (JSON `filters`)
+    # The filters a phrase of the question named whose dates held no article: the answer
+    # then comes from the whole archive (JSON `widened`; None when that did not happen).
+    widened: Filters | None = None
+
+    @property
+    def widened_note(self) -> str:
+        """'No article is dated this week (since 2023-03-08, until 2023-03-15), so the whole
+        archive was searched.' when that happened, else ''."""
+        if self.widened is None:
+            return ""
+        said = f"{self.widened.phrase} ({self.widened.describe()})" if self.widened.phrase else ""
+        return (
+            f"No article is dated {said or self.widened.describe()}, so the whole archive "
+            "was searched."
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -131,4 +146,5 @@ class Answer:
             "passages": [asdict(p) for p in self.passages],
             "filters": self.applied.to_dict(),
             "filters_text": self.filters,
+            "widened": self.widened.to_dict() if self.widened else None,
         }

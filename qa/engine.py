@@ -130,17 +130,21 @@ class Engine:
         recent: bool = False,
         today: date | None = None,
         as_of: date | None = None,
+        prior: bool = True,
     ) -> Answer:
         """The answer to one question: up to three quotes and the top `k` passages.
 
         Filters written in the question ("since:2023-01", "last week") and `filters` (which
-        win) limit the articles searched; `recent` favours newer articles. `as_of` answers as
-        on that day: nothing published after it, and "last week" or "yesterday" counted from
-        it (`today` alone moves the counting, not the archive). When nothing answers,
-        `abstained` is true and the closest passages are still given.
+        win) limit the articles searched; when a phrase's dates hold no article, the whole
+        archive is searched and `widened` names the phrase's filters. Newer articles gain a
+        mild prior in retrieval (the settings' recency_weight; `prior=False` turns it off),
+        and `recent` (or "recently" in the question) favours them strongly. `as_of` answers
+        as on that day: nothing published after it, and "last week", "yesterday" and the
+        prior counted from it (`today` alone moves the counting, not the archive). When
+        nothing answers, `abstained` is true and the closest passages are still given.
         """
         return self.ask_with_evidence(
-            text, k, filters=filters, recent=recent, today=today, as_of=as_of
+            text, k, filters=filters, recent=recent, today=today, as_of=as_of, prior=prior
         )[0]
 
     def ask_with_evidence(
@@ -152,6 +156,7 @@ class Engine:
         recent: bool = False,
         today: date | None = None,
         as_of: date | None = None,
+        prior: bool = True,
     ) -> tuple[Answer, Decision]:
         """`ask`, with the abstention decision and the evidence it was made on (for qa eval)."""
         today = as_of or today or date.today()
@@ -161,19 +166,28 @@ class Engine:
             written.merge(filters or Filters()).ending_by(as_of),
             phrase=written_phrase(asked, cleaned),
         )
+        recent = recent or applied.recent
         question = Question.parse(cleaned, k)
         # Quotes come from the same top passages whatever `k` is asked for.
         wanted = replace(question, k=max(question.k, self.quote_settings.passages))
+        counted_from = today if prior else None  # the retrieval's recency prior, unless off
+        widened = None
         with self._lock, self.reader.damage():
             self.refresh()
-            query, hits = self.retriever.embed_and_search(wanted, applied.scope(), today=today)
+            query, hits = self.retriever.embed_and_search(
+                wanted, applied.scope(), today=counted_from
+            )
             if not hits and not written.empty and not has_keys(text):
                 # "in 2015" may be part of the question, not a filter: when the phrase's
-                # scope holds nothing, ask again without it, the phrase kept as words.
+                # scope holds nothing, ask again without it, the phrase kept as words, and
+                # say so in the answer.
+                widened = applied
                 applied = (filters or Filters()).ending_by(as_of)
                 question = Question.parse(text, k)
                 wanted = replace(question, k=wanted.k)
-                query, hits = self.retriever.embed_and_search(wanted, applied.scope(), today=today)
+                query, hits = self.retriever.embed_and_search(
+                    wanted, applied.scope(), today=counted_from
+                )
             if not hits:
                 self._rule_out(applied)
             scored = score_sentences(question, query, hits, self._sentences, self.quote_settings)
@@ -189,6 +203,7 @@ class Engine:
             passages=tuple(passages),
             filters=applied.describe(),
             applied=applied,
+            widened=widened,
         )
         return answer, decision
 
@@ -211,7 +226,8 @@ class Engine:
         wide = replace(self.quote_settings, passages=question.k)
         with self._lock, self.reader.damage():
             self.refresh()
-            query, hits = self.retriever.embed_and_search(question, applied.scope(), today=today)
+            # No recency prior: a timeline spans the years alike.
+            query, hits = self.retriever.embed_and_search(question, applied.scope())
             if not hits:
                 self._rule_out(applied)
             scored = score_sentences(question, query, hits, self._sentences, wide)
@@ -230,19 +246,26 @@ class Engine:
             raise FilterError(f"no article's source or URL matches {source!r}")
 
     def _also_reported(self, quotes: list[Quote], hits: list[Hit]) -> list[Quote]:
-        """Each quote with the other articles of its story, so a story is quoted once."""
+        """Each quote with the other articles of its story, so a story is quoted once, then
+        the aliases of its own article (the same text read under other ids)."""
         story = {h.chunk.id: h.chunk.story for h in hits}
         wanted = {story.get(q.chunk_id) for q in quotes} - {None}
         members = self.reader.store.story_members(s for s in wanted if s is not None)
+        aliases = self.reader.store.aliases_of(q.article_id for q in quotes)
         out = []
         for q in quotes:
-            others = members.get(story.get(q.chunk_id) or -1, [])
-            also = tuple(
+            found = [
                 Citation(m.id, m.title, m.url, m.published, m.source)
-                for m in others
-                if m.id != q.article_id
-            )
-            out.append(replace(q, also_reported_by=also) if also else q)
+                for m in members.get(story.get(q.chunk_id) or -1, [])
+            ] + [
+                Citation(a.id, a.title, a.url, a.published, a.source)
+                for a in aliases.get(q.article_id, [])
+            ]
+            also: dict[str, Citation] = {}  # each id once, where first met
+            for c in found:
+                if c.article_id != q.article_id:
+                    also.setdefault(c.article_id, c)
+            out.append(replace(q, also_reported_by=tuple(also.values())) if also else q)
         return out
 
     def stats(self) -> IndexStats:

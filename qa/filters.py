@@ -48,16 +48,19 @@ class Filters:
     since: date | None = None
     until: date | None = None
     source: str | None = None
+    # "recently", "lately": no limit, but newer articles favoured (as --recent does).
+    recent: bool = False
     # The words of the question that were read as filters ("last week", "source:ava"), as
     # written; None when the filters came from flags alone. Not a limit itself.
     phrase: str | None = None
 
-    def to_dict(self) -> dict[str, str | None]:
+    def to_dict(self) -> dict[str, str | bool | None]:
         """The JSON `filters` object: ISO dates, the source, the phrase (None: not given)."""
         return {
             "since": self.since.isoformat() if self.since else None,
             "until": self.until.isoformat() if self.until else None,
             "source": self.source,
+            "recent": self.recent,
             "phrase": self.phrase,
         }
 
@@ -105,6 +108,7 @@ class Filters:
             since=other.since or self.since,
             until=other.until or self.until,
             source=other.source or self.source,
+            recent=other.recent or self.recent,
         )
 
 
@@ -162,7 +166,11 @@ def _month(y: int, mo: int, text: str) -> tuple[date, date]:
 
 
 def relative(phrase: str, today: date) -> tuple[date, date]:
-    """'last week', 'this month', 'past 3 days', 'yesterday'... as (since, until)."""
+    """'last week', 'this month', 'past 3 days', 'yesterday'... as (since, until): 'this
+    week' and 'past week' are the seven days before today and today, 'last week' the two
+    weeks before today (it covers the calendar week before, whatever the weekday); 'this'
+    and 'last' month or year are calendar ones ('this' up to today), 'past' ones 30 or 365
+    days back."""
     p = phrase.lower().split()
     if p == ["today"]:
         return today, today
@@ -174,17 +182,20 @@ def relative(phrase: str, today: date) -> tuple[date, date]:
         return today - timedelta(days=n * days), today
     which, unit = p
     if unit == "week":
-        monday = today - timedelta(days=today.weekday())
-        if which == "this":
-            return monday, today
-        return monday - timedelta(days=7), monday - timedelta(days=1)
+        # As people mean it: "this week" is the last seven days (on a Monday, last Monday
+        # on), not since Monday; "last week" any day of the calendar week before, whatever
+        # weekday it is said on.
+        if which in ("this", "past"):
+            return today - timedelta(days=7), today
+        return today - timedelta(days=14), today - timedelta(days=1)
+    if which == "past":  # the past month, the past year: that long back from today
+        return today - timedelta(days=30 if unit == "month" else 365), today
     if unit == "month":
         first = today.replace(day=1)
         if which == "this":
             return first, today
-        return _month(
-            *(((first - timedelta(days=1)).year, (first - timedelta(days=1)).month)), phrase
-        )
+        before = first - timedelta(days=1)
+        return _month(before.year, before.month, phrase)
     if which == "this":
         return date(today.year, 1, 1), today
     return date(today.year - 1, 1, 1), date(today.year - 1, 12, 31)
@@ -200,6 +211,8 @@ _RELATIVE = re.compile(
     rf"\b(?:(?:in|during|over|from)\s+)?(?:the\s+)?({_RELATIVE_PHRASE})\b",
     re.I,
 )
+# Words that ask for the newest coverage without naming a span: favoured, not filtered.
+_RECENTLY = re.compile(r"\b(?:recently|lately|of late|in recent (?:days|weeks))\b", re.I)
 _BETWEEN = re.compile(rf"\bbetween\s+({_WHEN})\s+and\s+({_WHEN})\b", re.I)
 _BOUND = re.compile(rf"\b(since|after|from|before|until|till|in|during)\s+({_WHEN})\b", re.I)
 
@@ -249,6 +262,9 @@ def parse(question: str, today: date) -> tuple[str, Filters]:
         since, until = relative(" ".join(rel[1].split()), today)
         f = replace(f, since=since, until=until)
         text = _RELATIVE.sub(" ", text, count=1)
+    elif _RECENTLY.search(text):
+        f = replace(f, recent=True)
+        text = _RECENTLY.sub(" ", text, count=1)
     cleaned = re.sub(r"\s+([?.!,;:])", r"\1", " ".join(text.split())).strip(" ,;")
     return (cleaned or question.strip()), f
 

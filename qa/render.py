@@ -99,6 +99,8 @@ def to_text(answer: Answer, *, passages: bool = True, width: int | None = None) 
     lines = [f"Q: {answer.question}", ""]
     if answer.filters:
         lines[1:1] = [wrap(f"(searched only {answer.filters})", width, "", "")]
+    if answer.widened_note:
+        lines[1:1] = [wrap(f"({answer.widened_note})", width, "", "")]
     if answer.abstained:
         lines.append("Nothing in the index answers this question.")
         if answer.passages and passages:

@@ -27,8 +27,13 @@ D = date
         ("since:2023-01-15 until:2023-02 NATO", "NATO", D(2023, 1, 15), D(2023, 2, 28), None),
         ("floods source:ava", "floods", None, None, "ava"),
         ("What did NATO say since March 2023?", "What did NATO say?", D(2023, 3, 1), None, None),
-        ("What did NATO say last week?", "What did NATO say?", D(2023, 3, 6), D(2023, 3, 12), None),
-        ("news this week", "news", D(2023, 3, 13), D(2023, 3, 15), None),
+        # "this week": the seven days before and today; "last week": the two weeks before
+        # today, which hold the calendar week before whatever today's weekday
+        ("What did NATO say last week?", "What did NATO say?", D(2023, 3, 1), D(2023, 3, 14), None),
+        ("news this week", "news", D(2023, 3, 8), D(2023, 3, 15), None),
+        ("news over the past week", "news", D(2023, 3, 8), D(2023, 3, 15), None),
+        ("prices in the past month", "prices", D(2023, 2, 13), D(2023, 3, 15), None),
+        ("prices over the past year", "prices", D(2022, 3, 15), D(2023, 3, 15), None),
         ("Floods in 2022", "Floods", D(2022, 1, 1), D(2022, 12, 31), None),
         ("Floods in February 2020", "Floods", D(2020, 2, 1), D(2020, 2, 29), None),
         ("talks after 5 March 2023", "talks", D(2023, 3, 6), None, None),
@@ -58,6 +63,40 @@ def test_phrases(
 ) -> None:
     cleaned, f = parse(question, TODAY)
     assert (cleaned, f) == (text, Filters(since, until, source))
+
+
+@pytest.mark.parametrize(
+    ("question", "text"),
+    [
+        ("What did NATO say recently?", "What did NATO say?"),
+        ("Who has lately criticised the plan?", "Who has criticised the plan?"),
+        ("Which team won in recent weeks?", "Which team won?"),
+    ],
+)
+def test_recently_favours_newer_articles_without_a_limit(question: str, text: str) -> None:
+    """'recently' names no span: nothing is ruled out, newer articles are favoured."""
+    cleaned, f = parse(question, TODAY)
+    assert (cleaned, f) == (text, Filters(recent=True))
+    assert f.empty and f.describe() == ""
+
+
+@pytest.mark.parametrize(
+    ("today", "this_week", "last_week"),
+    [
+        # Monday: "this week" still holds last week's working days
+        (D(2023, 3, 13), (D(2023, 3, 6), D(2023, 3, 13)), (D(2023, 2, 27), D(2023, 3, 12))),
+        # Friday: the whole week so far and the weekend before
+        (D(2023, 3, 17), (D(2023, 3, 10), D(2023, 3, 17)), (D(2023, 3, 3), D(2023, 3, 16))),
+        # Sunday; the calendar week before (Mon 27 Feb - Sun 5 Mar) lies inside "last week"
+        (D(2023, 3, 12), (D(2023, 3, 5), D(2023, 3, 12)), (D(2023, 2, 26), D(2023, 3, 11))),
+    ],
+)
+def test_weeks_as_people_mean_them(
+    today: date, this_week: tuple[date, date], last_week: tuple[date, date]
+) -> None:
+    for phrase, span in (("this week", this_week), ("last week", last_week)):
+        _, f = parse(f"What did NATO say {phrase}?", today)
+        assert (f.since, f.until) == span, phrase
 
 
 def test_describe_shows_what_was_applied() -> None:

@@ -369,10 +369,9 @@ def test_flags_take_the_phrases_questions_take() -> None:
     today = date.today()
     assert flags("--since", "yesterday").since == today - timedelta(days=1)
     last_week = flags("--since", "last week", "--until", "last week")
-    monday = today - timedelta(days=today.weekday())
     assert (last_week.since, last_week.until) == (
-        monday - timedelta(days=7),
-        monday - timedelta(days=1),
+        today - timedelta(days=14),
+        today - timedelta(days=1),
     )
     assert flags("--since", "past 10 days").since == today - timedelta(days=10)
     assert flags("--until", "March 5, 2023").until == date(2023, 3, 5)
@@ -473,11 +472,16 @@ def test_verbose_does_not_open_with_faiss_loader_noise(demo_index: Path) -> None
     assert b"faiss.loader" not in err and b"AVX512" not in err, err
 
 
-def test_only_question_commands_take_recent(capsys: pytest.CaptureFixture[str]) -> None:
-    """--recent weighs answers; listing, deleting and exporting have none to weigh."""
+def test_only_ask_takes_recent(capsys: pytest.CaptureFixture[str]) -> None:
+    """--recent weighs answers; a timeline (oldest first, across the years), listing,
+    deleting and exporting have none to weigh; --recent and --no-recency exclude each other."""
     parser = build_parser()
     assert parser.parse_args(["ask", "q", "--recent"]).recent
-    for command in (["list"], ["delete", "--source", "x"], ["export"]):
+    assert parser.parse_args(["ask", "q", "--no-recency"]).no_recency
+    with pytest.raises(SystemExit):
+        parser.parse_args(["ask", "q", "--recent", "--no-recency"])
+    assert "not allowed with argument" in capsys.readouterr().err
+    for command in (["timeline", "q"], ["list"], ["delete", "--source", "x"], ["export"]):
         with pytest.raises(SystemExit):
             parser.parse_args([*command, "--recent"])
         assert "unrecognized arguments: --recent" in capsys.readouterr().err

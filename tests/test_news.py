@@ -125,6 +125,36 @@ def test_filters_apply_inside_retrieval(engine: Engine) -> None:
     history = engine.ask("What happened to wheat prices in Herat in 2015?", today=TODAY)
     assert history.passages and history.filters == "", "a phrase that finds nothing is words"
     assert history.question == "What happened to wheat prices in Herat in 2015?"
+    assert history.widened == Filters(
+        since=date(2015, 1, 1), until=date(2015, 12, 31), phrase="in 2015"
+    )
+
+
+def test_an_empty_phrase_scope_is_said(engine: Engine) -> None:
+    """When 'this week' holds no article, the answer says so and comes from the whole
+    archive, in text, JSON and the bot's reply alike."""
+    from bot.render import answer_messages
+    from qa.render import to_text
+
+    later = date(2023, 9, 1)  # months after the newest article
+    answer = engine.ask("What happened to wheat prices this week?", k=3, today=later)
+    assert answer.passages and answer.filters == ""
+    note = (
+        "No article is dated this week (since 2023-08-25, until 2023-09-01), so the whole "
+        "archive was searched."
+    )
+    assert answer.widened_note == note
+    assert note in " ".join(to_text(answer, width=200).split())
+    assert answer.to_dict()["widened"] == {
+        "since": "2023-08-25",
+        "until": "2023-09-01",
+        "source": None,
+        "recent": False,
+        "phrase": "this week",
+    }
+    assert note in answer_messages(answer)[0].plain
+    found = engine.ask("What happened to wheat prices last month?", k=3, today=TODAY)
+    assert found.widened is None and found.widened_note == "" and found.filters
 
 
 def test_plain_phrase_filters(engine: Engine) -> None:

@@ -27,6 +27,20 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON (JSON Lines from stdin)")
     p.add_argument("--no-passages", action="store_true", help="print the quotes only")
     add_filter_options(p)
+    dates = p.add_argument_group(
+        "dates",
+        "newer articles gain a mild advantage in the ranking, counted from today (or --as-of)",
+    ).add_mutually_exclusive_group()
+    dates.add_argument(
+        "--recent",
+        action="store_true",
+        help="favour newer articles strongly (as 'recently' in the question does)",
+    )
+    dates.add_argument(
+        "--no-recency",
+        action="store_true",
+        help="rank by the question alone: no advantage for newer articles",
+    )
     p.add_argument(
         "--as-of",
         metavar="DATE",
@@ -48,8 +62,8 @@ def count(text: str) -> int:
 
 
 def add_filter_options(p: argparse.ArgumentParser, *, question: bool = True) -> None:
-    """--since, --until, --source; with `question` (ask, timeline) --recent too, and the
-    note that a question may hold them in words."""
+    """--since, --until, --source; with `question` (ask, timeline) the note that a question
+    may hold them in words."""
     g = p.add_argument_group(
         "filters",
         "also written in the question: since:2023-01 until:2023-03 source:ava, or "
@@ -65,8 +79,6 @@ def add_filter_options(p: argparse.ArgumentParser, *, question: bool = True) -> 
     )
     g.add_argument("--until", metavar="DATE", help="articles up to this date, inclusive")
     g.add_argument("--source", metavar="NAME", help="articles whose source name or URL has NAME")
-    if question:
-        g.add_argument("--recent", action="store_true", help="favour newer articles")
 
 
 def filters_from(args: argparse.Namespace) -> Any:
@@ -98,7 +110,16 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     def answer(text: str, when: date | None = None) -> None:
         when = when or as_of
-        show(engine.ask(text, k=args.k, filters=filters, recent=args.recent, as_of=when))
+        show(
+            engine.ask(
+                text,
+                k=args.k,
+                filters=filters,
+                recent=args.recent,
+                as_of=when,
+                prior=not args.no_recency,
+            )
+        )
 
     def answer_line(line: str) -> None:
         """A plain question, or {"question": ..., "as_of": ...}."""
