@@ -44,6 +44,7 @@ class IngestReport:
     renamed: int = 0  # unchanged, stored before under another id (index.identity)
     unchanged: int = 0
     duplicate: int = 0
+    aliases: int = 0  # of the duplicates, those kept as another id of the stored text
     failed: int = 0
     chunks: int = 0
     seconds: float = 0.0  # the whole run, the two below included
@@ -71,6 +72,11 @@ class IngestReport:
             f" ({self.chunks / self.working:.1f} chunks/s)" if self.chunks and self.working else ""
         )
         renamed = f"{self.renamed} renamed, " if self.renamed else ""
+        kept = (
+            f" ({self.aliases} kept as {'an alias' if self.aliases == 1 else 'aliases'})"
+            if self.aliases
+            else ""
+        )
         # Loading the model takes 0.3-1.5 s; a first run's export, 10-25 s.
         extra = [
             f"{s:.1f} s {what}"
@@ -82,8 +88,8 @@ class IngestReport:
         ]
         return (
             f"{self.added} added, {self.updated} updated, {renamed}{self.unchanged} unchanged, "
-            f"{self.duplicate} duplicate, {self.failed} failed; {plural(self.chunks, 'chunk')} "
-            f"embedded in {self.working:.1f} s{rate}"
+            f"{self.duplicate} duplicate{kept}, {self.failed} failed; "
+            f"{plural(self.chunks, 'chunk')} embedded in {self.working:.1f} s{rate}"
             + (f", plus {' and '.join(extra)}" if extra else "")
         )
 
@@ -234,6 +240,14 @@ class _Writer:
             index.save(self.layout.vectors(manifest.generation))
         self._installed(manifest, index)
 
+    def keep_aliases(self, aliases: Sequence[tuple[Article, str]]) -> int:
+        """Keep each (article, owner id) as another id of the stored owner; the number kept
+        (not those whose owner's text changed since, which went with that text)."""
+        if not aliases:
+            return 0
+        with self.store.transaction():
+            return sum(self.store.put_alias(alias, owner) for alias, owner in aliases)
+
     def remove(self, rowids: Sequence[int]) -> int:
         """Delete these articles with their chunks, keyword rows and vectors as one
         generation, like `commit`; returns the number of chunks removed."""
@@ -330,6 +344,7 @@ def ingest(
             seen: dict[str, str] = {}  # text hash -> id, for this run
             seen_ids: set[str] = set()
             copies: list[int] = []  # rowids of further copies of a renamed article
+            aliases: list[tuple[Article, str]] = []  # (a duplicate, the id holding its text)
 
             def flush() -> None:
                 writer.remove(copies)
@@ -340,6 +355,9 @@ def ingest(
                     report.chunks += len(inputs)
                     pending.clear()
                     inputs.clear()
+                # After the commit that stores their owners.
+                report.aliases += writer.keep_aliases(aliases)
+                aliases.clear()
 
             for item in items:
                 if isinstance(item, ReadFailure):
@@ -364,13 +382,18 @@ def ingest(
                     else:
                         report.unchanged += 1
                     continue
-                owner = seen.get(item.text_hash) or writer.store.find_text(item.text_hash)
-                if owner is not None and owner != item.id:
-                    log.info("%s: same text as %s, stored once", item.path or item.id, owner)
-                    report.duplicate += 1
-                    continue
                 if item.id in seen_ids:
                     report.duplicate += 1  # the same id twice in one run: the first one wins
+                    continue
+                owner = seen.get(item.text_hash) or writer.store.find_text(item.text_hash)
+                if owner in seen_ids and seen.get(item.text_hash) != owner:
+                    owner = None  # stored with this text, but given another one in this run
+                if owner is not None and owner != item.id:
+                    log.info("%s: same text as %s, kept as an alias", item.path or item.id, owner)
+                    if old is not None:  # its own text was another: it is a name of this one now
+                        copies.append(old.rowid)
+                    aliases.append((item, owner))
+                    report.duplicate += 1
                     continue
                 seen[item.text_hash] = item.id
                 seen_ids.add(item.id)

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from index.records import Article, Scope
+from index.records import Article, Scope, StoredAlias
 from index.store import Store, _scope_sql  # the conditions search applies to a scope
 
 SIMILAR_SCAN = 20_000  # ids compared one by one when suggesting; beyond, only those sharing a part
@@ -52,6 +52,7 @@ class ArticleRecord:
     added: str
     updated: str
     story: tuple[str, ...]  # ids of the other articles of its story (near duplicates)
+    aliases: tuple[StoredAlias, ...] = ()  # other ids its very text was read under
 
 
 class Catalog(Store):
@@ -88,15 +89,27 @@ class Catalog(Store):
 
     def articles_in(self, selection: Selection) -> Iterator[Article]:
         """The selected articles whole, in the order they were first stored (so that a store
-        ingested from them groups near duplicates under the same first article)."""
+        ingested from them groups near duplicates under the same first article), each
+        followed by its aliases as articles of the same text (which ingest keeps as aliases
+        of it again)."""
+        aliases: dict[int, list[tuple[Any, ...]]] = {}
+        if self.has_table("aliases"):  # their metadata only: few, next to the articles
+            for owner, *fields in self._db.execute(
+                "SELECT article, id, title, url, published, source, lang, path FROM aliases "
+                "ORDER BY published, rowid"
+            ):
+                aliases.setdefault(owner, []).append(fields)
         where, args = _where(selection)
         cursor = self._db.execute(
-            "SELECT a.id, a.title, a.text, a.url, a.published, a.source, a.lang, a.path "
-            f"FROM articles a WHERE {where} ORDER BY a.rowid",
+            "SELECT a.rowid, a.id, a.title, a.text, a.url, a.published, a.source, a.lang, "
+            f"a.path FROM articles a WHERE {where} ORDER BY a.rowid",
             args,
         )
-        for r in cursor:
-            yield Article(*r)
+        for rowid, *fields in cursor:
+            article = Article(*fields)
+            yield article
+            for aid, title, url, published, source, lang, path in aliases.get(rowid, []):
+                yield Article(aid, title, article.text, url, published, source, lang, path)
 
     def record(self, article_id: str) -> ArticleRecord | None:
         row = self._db.execute(
@@ -114,7 +127,10 @@ class Catalog(Store):
             "ORDER BY published, rowid",
             (story, rowid),
         )
-        return ArticleRecord(Article(*fields), chunks, added, updated, tuple(r[0] for r in others))
+        article = Article(*fields)
+        aliases = tuple(self.aliases_of([article.id]).get(article.id, []))
+        story_ids = tuple(r[0] for r in others)
+        return ArticleRecord(article, chunks, added, updated, story_ids, aliases)
 
     def rowids(self, ids: Iterable[str]) -> list[int]:
         """The rowids of the articles with these ids that are stored."""
@@ -128,6 +144,31 @@ class Catalog(Store):
     def has(self, article_id: str) -> bool:
         row = self._db.execute("SELECT 1 FROM articles WHERE id = ?", (article_id,))
         return row.fetchone() is not None
+
+    def alias_owner(self, alias_id: str) -> str | None:
+        """The id of the article that `alias_id` is an alias of, if it is one."""
+        if not self.has_table("aliases"):
+            return None
+        row = self._db.execute(
+            "SELECT a.id FROM aliases l JOIN articles a ON a.rowid = l.article WHERE l.id = ?",
+            (alias_id,),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def with_url(self, url: str) -> str | None:
+        """The id of the article published at `url`, or of which an alias was (the first
+        stored of several)."""
+        # No index on articles.url: a scan, asked only when no id or alias matched.
+        row = self._db.execute(
+            "SELECT id FROM articles WHERE url = ? ORDER BY rowid LIMIT 1", (url,)
+        ).fetchone()
+        if row is None and self.has_table("aliases"):
+            row = self._db.execute(
+                "SELECT a.id FROM aliases l JOIN articles a ON a.rowid = l.article "
+                "WHERE l.url = ? ORDER BY l.rowid LIMIT 1",
+                (url,),
+            ).fetchone()
+        return None if row is None else str(row[0])
 
     def paths(self) -> Iterator[tuple[str, str]]:
         """(id, path) of every article read from a file, by path."""

@@ -37,12 +37,19 @@ class UnknownArticle(QAError):
 
 @dataclass(frozen=True)
 class Unknown:
-    """An id asked for that is not stored, with the stored ids closest to it."""
+    """An id asked for that is not stored, with the stored ids closest to it; or an alias
+    of a stored article (`alias_of`), which is deleted only with that article."""
 
     asked: str
     similar: tuple[str, ...]
+    alias_of: str | None = None
 
     def __str__(self) -> str:
+        if self.alias_of is not None:
+            return (
+                f"{self.asked} is an alias of {self.alias_of} (the same text, stored once); "
+                f"deleting {self.alias_of} deletes it with its aliases"
+            )
         hint = f"; did you mean {' or '.join(self.similar)}?" if self.similar else ""
         return f"no article with the id {self.asked}{hint}"
 
@@ -95,9 +102,10 @@ def count_articles(folder: Path) -> int:
 
 
 def show(folder: Path, asked: str) -> ArticleRecord:
-    """Everything stored about one article; an id not stored names the closest ones."""
+    """Everything stored about one article, named by its id, its file's path, its URL or an
+    alias's id or URL; an id not stored names the closest ones."""
     with open_catalog(folder) as catalog:
-        found = _lookup(catalog, asked)
+        found = _lookup(catalog, asked, aliases=True) or catalog.with_url(asked)
         record = catalog.record(found) if found else None
         if record is None:
             unknown = Unknown(asked, tuple(catalog.similar_ids(asked)))
@@ -116,6 +124,8 @@ def plan_delete(folder: Path, ids: Sequence[str], selection: Selection | None) -
         for asked in dict.fromkeys(ids):
             if stored := _lookup(catalog, asked):
                 found[stored] = None
+            elif owner := _lookup(catalog, asked, aliases=True):
+                unknown.append(Unknown(asked, (owner,), alias_of=owner))
             else:
                 unknown.append(Unknown(asked, tuple(catalog.similar_ids(asked))))
         return Plan(tuple(catalog.rows_with(found)), tuple(unknown))
@@ -189,7 +199,8 @@ def _no_model(model: str) -> Embedder:
 
 
 def export(folder: Path, selection: Selection, out: TextIO) -> int:
-    """Write the selected articles as JSON Lines that `qa ingest` reads back; the count."""
+    """Write the selected articles as JSON Lines that `qa ingest` reads back, each followed
+    by its aliases (lines of the same text); the number of lines."""
     n = 0
     with open_catalog(folder) as catalog:
         for article in catalog.articles_in(selection):
@@ -220,11 +231,14 @@ def export_line(article: Article) -> str:
     return line.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").replace("\x85", "\\u0085")
 
 
-def _lookup(catalog: Catalog, asked: str) -> str | None:
-    """The stored id `asked` names: itself, or a file's id when it is a path to the file."""
+def _lookup(catalog: Catalog, asked: str, *, aliases: bool = False) -> str | None:
+    """The stored id `asked` names: itself, or a file's id when it is a path to the file;
+    with `aliases`, also the article whose alias it names."""
     for candidate in _spellings(asked):
         if catalog.has(candidate):
             return candidate
+        if aliases and (owner := catalog.alias_owner(candidate)):
+            return owner
     return None
 
 

@@ -114,3 +114,16 @@ class StoredArticleRef:
     url: str | None
     published: str | None
     source: str | None
+
+
+@dataclass(frozen=True)
+class StoredAlias:
+    """Another id under which an article's very text was read: a name of the stored article,
+    with what a citation of it needs (index.build keeps one for each duplicate)."""
+
+    id: str
+    title: str
+    url: str | None
+    published: str | None
+    source: str | None
+    path: str | None = None

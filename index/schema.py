@@ -30,6 +30,16 @@ CREATE TABLE IF NOT EXISTS sentence_vectors (
     chunk INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
     vectors BLOB NOT NULL
 );
+-- Other ids under which an article's very text was read (index.build): kept as names of it,
+-- with what a citation needs, and gone with it. A writer opening an older store adds it.
+CREATE TABLE IF NOT EXISTS aliases (
+    id TEXT PRIMARY KEY,
+    article INTEGER NOT NULL REFERENCES articles(rowid) ON DELETE CASCADE,
+    title TEXT NOT NULL,
+    url TEXT, published TEXT, source TEXT, lang TEXT, path TEXT
+);
+CREATE INDEX IF NOT EXISTS aliases_by_article ON aliases(article);
+CREATE INDEX IF NOT EXISTS aliases_by_url ON aliases(url);
 CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks(article);
 CREATE INDEX IF NOT EXISTS articles_by_date ON articles(published);
 CREATE INDEX IF NOT EXISTS articles_by_story ON articles(story);

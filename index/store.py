@@ -1,4 +1,4 @@
-"""The SQLite store: articles, chunks with their vectors, keyword search, the manifest.
+"""The SQLite store: articles and aliases, chunks with their vectors, keyword search, the manifest.
 
 Everything needed to rebuild the FAISS file lives here, so that file is a derived artifact.
 Writes happen inside `transaction()`; WAL mode lets readers go on while a writer writes.
@@ -23,6 +23,7 @@ from index.records import (
     Chunk,
     Health,
     Scope,
+    StoredAlias,
     StoredArticle,
     StoredArticleRef,
     StoredChunk,
@@ -66,7 +67,7 @@ class Store:
         except IndexCorrupt:
             self._db.close()
             raise
-        self._sentence_table = False
+        self._tables: set[str] = set()  # of those an older store may lack, the ones seen
 
     def close(self) -> None:
         self._db.close()
@@ -122,7 +123,9 @@ class Store:
         return None if row is None else str(row[0])
 
     def put_article(self, article: Article, now: str) -> int:
-        """Insert or replace the article's fields (its chunks must be deleted first)."""
+        """Insert or replace the article's fields (its chunks must be deleted first). An alias
+        of this id is dropped (an id names an article or an alias, never both), and so are
+        the article's own aliases when its text changes: they held the old text."""
         values = (
             article.title,
             article.text,
@@ -134,8 +137,13 @@ class Store:
             article.text_hash,
             now,
         )
-        row = self._db.execute("SELECT rowid FROM articles WHERE id = ?", (article.id,)).fetchone()
+        self._db.execute("DELETE FROM aliases WHERE id = ?", (article.id,))
+        row = self._db.execute(
+            "SELECT rowid, text_hash FROM articles WHERE id = ?", (article.id,)
+        ).fetchone()
         if row is not None:
+            if row[1] != article.text_hash:
+                self._db.execute("DELETE FROM aliases WHERE article = ?", (row[0],))
             self._db.execute(
                 "UPDATE articles SET title=?, text=?, url=?, published=?, source=?, lang=?, "
                 "path=?, text_hash=?, updated=? WHERE rowid=?",
@@ -148,6 +156,37 @@ class Store:
             (*values, now, article.id),
         )
         return int(cur.lastrowid or 0)
+
+    def put_alias(self, alias: Article, owner: str) -> bool:
+        """Keep `alias` as another id of the stored article `owner`, or update it; False
+        (nothing kept) when `owner` is gone or no longer holds exactly the alias's text."""
+        row = self._db.execute(
+            "SELECT rowid FROM articles WHERE id = ? AND text_hash = ?", (owner, alias.text_hash)
+        ).fetchone()
+        if row is not None:
+            a = alias
+            self._db.execute(
+                "INSERT OR REPLACE INTO aliases VALUES (?,?,?,?,?,?,?,?)",
+                (a.id, row[0], a.title, a.url, a.published, a.source, a.lang, a.path),
+            )
+        return row is not None
+
+    def aliases_of(self, article_ids: Iterable[str]) -> dict[str, list[StoredAlias]]:
+        """article id -> its aliases, oldest first (none in a store older than the table)."""
+        ids = list(dict.fromkeys(article_ids))
+        if not ids or not self.has_table("aliases"):
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self._db.execute(
+            "SELECT a.id, l.id, l.title, l.url, l.published, l.source, l.path "
+            f"FROM aliases l JOIN articles a ON a.rowid = l.article WHERE a.id IN ({marks}) "
+            "ORDER BY l.published, l.rowid",
+            ids,
+        )
+        out: dict[str, list[StoredAlias]] = {}
+        for owner, *alias in rows:
+            out.setdefault(owner, []).append(StoredAlias(*alias))
+        return out
 
     def rename_article(self, rowid: int, article_id: str, path: str | None) -> None:
         """Give a stored article a new id and file path; its chunks and vectors stay."""
@@ -264,9 +303,10 @@ class Store:
         return [r[0] for r in rows]
 
     def delete_article(self, rowid: int) -> list[int]:
-        """Remove an article and its chunks, returning their ids. Were it the first of a
-        story, the first ingested of the rest now leads it."""
+        """Remove an article with its chunks and aliases, returning the chunks' ids. Were it
+        the first of a story, the first ingested of the rest now leads it."""
         removed = self.delete_chunks(rowid)
+        self._db.execute("DELETE FROM aliases WHERE article = ?", (rowid,))
         self._db.execute("DELETE FROM articles WHERE rowid = ?", (rowid,))
         row = self._db.execute("SELECT min(rowid) FROM articles WHERE story = ?", (rowid,))
         if (first := row.fetchone()[0]) is not None:
@@ -367,7 +407,7 @@ class Store:
     def sentence_vectors(self, ids: Iterable[int], dimension: int) -> dict[int, np.ndarray]:
         """chunk id -> (its sentences, dimension) float32 rows, for the chunks that have them."""
         wanted = list(dict.fromkeys(int(i) for i in ids))
-        if not wanted or not self._has_sentence_vectors():
+        if not wanted or not self.has_table("sentence_vectors"):
             return {}
         marks = ",".join("?" * len(wanted))
         rows = self._db.execute(
@@ -381,14 +421,16 @@ class Store:
                 continue  # a damaged row: its sentences are embedded when asked instead
         return out
 
-    def _has_sentence_vectors(self) -> bool:
-        # An index written before the table existed lacks it until a writer opens it.
-        if not self._sentence_table:
+    def has_table(self, name: str) -> bool:
+        """Whether the store holds this table (one written before it lacks it until a writer
+        opens it: a read-only store asks again until then)."""
+        if name not in self._tables:
             row = self._db.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sentence_vectors'"
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
             ).fetchone()
-            self._sentence_table = row is not None
-        return self._sentence_table
+            if row is not None:
+                self._tables.add(name)
+        return name in self._tables
 
     def keyword(
         self, query: str, k: int, scope: Scope | None = None, budget: int = POSTINGS_BUDGET

@@ -131,6 +131,17 @@ def record_json(record: ArticleRecord) -> dict[str, Any]:
         "added": record.added,
         "updated": record.updated,
         "same_story": list(record.story),
+        "aliases": [
+            {
+                "id": alias.id,
+                "title": alias.title,
+                "published": alias.published,
+                "source": alias.source,
+                "url": alias.url,
+                "path": alias.path,
+            }
+            for alias in record.aliases
+        ],
         "text": a.text,
     }
 
@@ -152,6 +163,11 @@ def record_text(record: ArticleRecord) -> str:
     }
     if record.story:
         fields["same story"] = ", ".join(record.story)
+    if record.aliases:  # the same text under other ids: "id, url; id"
+        fields["also published as"] = "; ".join(
+            ", ".join(dict.fromkeys(p for p in (alias.id, alias.url) if p))
+            for alias in record.aliases
+        )
     width = max(map(len, fields))
     head = "\n".join(f"{k:<{width}}  {v or '-'}" for k, v in fields.items())
     return f"{head}\n\n{a.text}"
