@@ -37,8 +37,10 @@ def article_texts(index: Path) -> dict[str, str]:
 
 
 def check_schema(answer: dict, texts: dict[str, str]) -> None:
-    assert set(answer) == {"question", "abstained", "quotes", "passages", "filters", "filters_text"}
-    assert set(answer["filters"]) == {"since", "until", "source", "phrase"}
+    assert set(answer) == {
+        "question", "abstained", "quotes", "passages", "filters", "filters_text", "widened"
+    }  # fmt: skip
+    assert set(answer["filters"]) == {"since", "until", "source", "recent", "phrase"}
     assert isinstance(answer["abstained"], bool)
     for q in answer["quotes"]:
         assert set(q) == QUOTE_KEYS
