@@ -2,11 +2,12 @@
 
     python -m benchmarks.realtimeqa realtimeqa_public --out ~/newsqa-dev --years 2023
     python -m benchmarks.news_settings ~/newsqa-dev --index ~/newsqa-dev/index \\
-        --grid "recency_weight=0,0.02,0.05 recency_half_life=7,14 per_article=0,1"
+        --grid "recency_weight=0,0.1,0.2 recency_half_life=14,30 q.per_article=0,1"
 
-Every combination of the grid's values (a field of qa.retriever.RetrievalSettings, then its
-values) is run through `qa eval`'s own path (`run_eval`: the questions asked as of their
-dates) over one index, built on the first run and reused; the defaults run first. Prints
+Every combination of the grid's values (a field of qa.retriever.RetrievalSettings, or
+q.FIELD for one of qa.quotes.QuoteSettings, then its values) is run through `qa eval`'s
+own path (`run_eval`: the questions asked as of their dates) over one index, built on the
+first run and reused; the defaults run first. Prints
 hit@1/5/10 (a gold article in the top k), ans@1/5/10 (its passage holds the answer),
 quote@1 and the median seconds a question, one row a setting.
 """
@@ -21,12 +22,16 @@ from typing import Any
 
 from benchmarks.common import footer, header
 
+INTS = ("candidates", "rrf_k", "per_article", "passages", "max_quotes", "cache_size")
+
 
 def grid(text: str) -> list[dict[str, float]]:
     """'a=1,2 b=3' -> [{}, {a: 1, b: 3}, {a: 2, b: 3}] (the defaults first)."""
+    from qa.quotes import QuoteSettings
     from qa.retriever import RetrievalSettings
 
     fields = {f.name: f.type for f in dataclasses.fields(RetrievalSettings)}
+    fields |= {f"q.{f.name}": f.type for f in dataclasses.fields(QuoteSettings)}
     axes: list[tuple[str, list[float]]] = []
     for part in text.split():
         name, _, values = part.partition("=")
@@ -50,6 +55,7 @@ def main() -> None:
     from qa.engine import load_embedder
     from qa.eval import EvalOptions, run_eval
     from qa.eval_data import load_news
+    from qa.quotes import QuoteSettings
     from qa.retriever import RetrievalSettings
 
     header(f"retrieval settings on {args.folder}")
@@ -60,9 +66,14 @@ def main() -> None:
     print("| setting | hit@1 | hit@5 | hit@10 | ans@1 | ans@5 | ans@10 | quote@1 | median ms |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for changes in grid(args.grid):
-        values: dict[str, Any] = {k: int(v) if k in ("candidates", "rrf_k", "per_article")
-                                  else v for k, v in changes.items()}  # fmt: skip
-        retrieval = dataclasses.replace(RetrievalSettings(), **values)
+        values: dict[str, Any] = {k: int(v) if k.removeprefix("q.") in INTS else v
+                                  for k, v in changes.items()}  # fmt: skip
+        retrieval = dataclasses.replace(
+            RetrievalSettings(), **{k: v for k, v in values.items() if not k.startswith("q.")}
+        )
+        quotes = dataclasses.replace(
+            QuoteSettings(), **{k[2:]: v for k, v in values.items() if k.startswith("q.")}
+        )
         report = run_eval(
             settings,
             evalset,
@@ -71,6 +82,7 @@ def main() -> None:
             index_dir=args.index,
             make_writer=write,
             retrieval=retrieval,
+            quotes=quotes,
             progress=True,
         )
         m = report.metrics

@@ -43,6 +43,7 @@ class IndexReader:
         if not self.layout.store.exists():
             raise IndexMissing.at(folder)
         self.store = Store(self.layout.store, readonly=True)
+        self._days: tuple[np.ndarray, np.ndarray] | None = None  # see chunk_ids_in
         try:
             with self.damage():
                 self.manifest, self._vectors = self._load()
@@ -97,6 +98,7 @@ class IndexReader:
             if self._generation() == self.manifest.generation:
                 return False
             self.manifest, self._vectors = self._load()
+            self._days = None
         log.info("index reloaded at generation %d", self.manifest.generation)
         return True
 
@@ -108,13 +110,33 @@ class IndexReader:
         """Exact top `k` (chunk id, cosine) among `ids` (a scope's chunks)."""
         return self._vectors.search_among(query, ids, k)
 
+    def chunk_ids_in(self, scope: Scope) -> np.ndarray:
+        """(n,) int64 ids of the chunks of the articles in `scope`.
+
+        A scope of dates alone (every question asked as of a day has one) is cut by binary
+        search from a table of each dated chunk's day, read from the store once a
+        generation: the store's join costs ~15 ms a question at 40k chunks, this ~0.1 ms.
+        A source, or no limit at all (undated chunks too), is matched by the store.
+        """
+        if scope.source or scope.everything:
+            return self.store.chunk_ids_in(scope)
+        if self._days is None:
+            with self.damage():
+                self._days = self.store.chunk_days()
+        ids, days = self._days
+        lo = 0 if scope.since is None else int(np.searchsorted(days, scope.since[:10], "left"))
+        hi = len(days) if scope.until is None else np.searchsorted(days, scope.until[:10], "right")
+        return ids[lo:hi]
+
     def vectors_of(self, ids: list[int]) -> np.ndarray:
         """(len(ids), d) stored unit vectors of chunks known to this generation."""
         return self._vectors.vectors_of(ids)
 
     def keyword(self, text: str, k: int, scope: Scope | None = None) -> list[tuple[int, float]]:
         """Top `k` (chunk id, BM25) for any user text, inside `scope` when given."""
-        return self.store.keyword(text, k, scope)
+        if scope is None or scope.everything:
+            return self.store.keyword(text, k)
+        return self.store.keyword(text, k, among=self.chunk_ids_in(scope))
 
     def chunks(self, ids: list[int]) -> dict[int, StoredChunk]:
         return self.store.chunks(ids)

@@ -433,14 +433,21 @@ class Store:
         return name in self._tables
 
     def keyword(
-        self, query: str, k: int, scope: Scope | None = None, budget: int = POSTINGS_BUDGET
+        self,
+        query: str,
+        k: int,
+        scope: Scope | None = None,
+        budget: int = POSTINGS_BUDGET,
+        among: np.ndarray | None = None,
     ) -> list[tuple[int, float]]:
         """Top `k` (chunk id, BM25 score; higher is better) for any user text.
 
         The query is the text's content words, each quoted, so FTS operators (AND, NEAR, *,
         column:) in the text are searched as words, never parsed; the chunks scored are
         those holding its rarest words, up to `budget` of them (index.keyword_query). A
-        `scope` limits the articles searched.
+        `scope` limits the articles searched; so does `among`, the ids of a scope's chunks
+        when the caller knows them: every match is scored anyway, so they are filtered in
+        memory, several times cheaper than joining each match to its article.
         """
         words = query_terms(query) if k > 0 else []
         rare, common = words, list[str]()
@@ -449,6 +456,19 @@ class Store:
         if not rare:
             return []
         match = match_expression(rare, common)
+        if among is not None:
+            found = self._db.execute(
+                "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ?",
+                (match,),
+            ).fetchall()
+            if not found:
+                return []
+            ids = np.fromiter((r[0] for r in found), np.int64, len(found))
+            scores = np.fromiter((r[1] for r in found), np.float64, len(found))
+            inside = np.isin(ids, among)
+            ids, scores = ids[inside], scores[inside]
+            best = np.argsort(scores, kind="stable")[:k]  # bm25() is lower for better
+            return [(int(ids[i]), -float(scores[i])) for i in best]
         if scope is None or scope.everything:
             rows = self._db.execute(
                 "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? "
@@ -482,6 +502,16 @@ class Store:
             args,
         )
         return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
+    def chunk_days(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, days) of every dated chunk, by day: int64 ids and each article's
+        'YYYY-MM-DD' (the first ten characters of its date), for date scopes in memory."""
+        rows = self._db.execute(
+            "SELECT c.id, substr(a.published, 1, 10) AS day FROM chunks c "
+            "JOIN articles a ON a.rowid = c.article WHERE a.published IS NOT NULL ORDER BY day"
+        ).fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        return ids, np.array([r[1] for r in rows], dtype="U10")
 
     # -- figures --------------------------------------------------------------------------
 

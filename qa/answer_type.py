@@ -1,10 +1,10 @@
 """What kind of thing a question asks for, and whether a sentence holds one.
 
-"When did ..." wants a date, "How many ..." a number, "Who ..." and "Where ..." a name the
-question does not already say. A sentence that only restates the question ("Doctor Who has
-appeared on stage numerous times.") holds none, the one that answers it ("In the early
-1970s, Trevor Martin played the role ...") does. English questions only; any other gets no
-expectation, so nothing changes for them.
+"When did ..." wants a date, "How many ..." a number, "Who ...", "Where ...", "Which ..."
+and "What company ..." a name the question does not already say. A sentence that only
+restates the question ("Doctor Who has appeared on stage numerous times.") holds none, the
+one that answers it ("In the early 1970s, Trevor Martin played the role ...") does.
+English questions only; any other gets no expectation, so nothing changes for them.
 """
 
 from __future__ import annotations
@@ -18,6 +18,13 @@ _NUMBERS = (
     "fifty|hundred|thousand|million|billion|dozen|several|half"
 )
 _NUMBER = re.compile(rf"\d|\b({_NUMBERS})\b", re.I)
+# Kinds of things known by their names, as "What ... ?" asks for them
+_NAMED = (
+    "team|company|country|state|city|town|group|organi[sz]ation|party|film|movie|show|"
+    "series|band|brand|airline|bank|agency|person|player|singer|actor|actress|chain|network|"
+    "app|carmaker|automaker|university|river|island|nation|province|region|club|league|"
+    "court|newspaper|magazine|book|album|song|award|prize|event|storm|hurricane|species"
+)
 _NAME = re.compile(r"\b[A-Z][\w'-]+")
 _WORD = re.compile(r"\w+")
 
@@ -42,7 +49,10 @@ _KINDS = (
         "name",
         re.compile(
             r"^(who|whom|whose|where)\b|\b(who|whom|whose|where) "
-            r"(is|was|were|are|did|does|do|has|have)\b",
+            r"(is|was|were|are|did|does|do|has|have)\b|"
+            # "Which carmaker...", "...to which country?", "What company...": a thing
+            # with a name (which year or date were taken above)
+            rf"\bwhich\b|\bwhat ({_NAMED})\b",
             re.I,
         ),
     ),

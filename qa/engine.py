@@ -192,7 +192,7 @@ class Engine:
                 self._rule_out(applied)
             scored = score_sentences(question, query, hits, self._sentences, self.quote_settings)
             scored = by_date(scored, today, recent)
-            passages = ranked_passages(hits, scored, question.k)
+            passages = ranked_passages(hits, scored, question.k, self.quote_settings.per_article)
             decision = decide(scored, self.abstention)
             quotes = [] if decision.abstained else pick_quotes(scored, self.quote_settings)
             quotes = self._also_reported(quotes, hits)  # all hits: a quote may lie past k

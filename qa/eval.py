@@ -24,6 +24,7 @@ from index.settings import Settings
 from index.wording import plural
 from qa.answer import Answer
 from qa.eval_data import EvalQuestion, EvalSet, contains_answer, leave_out
+from qa.quotes import QuoteSettings
 from qa.retriever import RetrievalSettings
 
 ANSWERABLE, LEFT_OUT, IMPOSSIBLE = "answerable", "left_out", "impossible"
@@ -218,13 +219,14 @@ def run_eval(
     on_question: Callable[[], None] | None = None,
     make_writer: Callable[[str], Embedder] | None = None,
     retrieval: RetrievalSettings | None = None,
+    quotes: QuoteSettings | None = None,
 ) -> EvalReport:
     """Index the kept articles (into `index_dir`, or a throwaway folder) and ask everything.
 
     With `index_dir`, articles already there unchanged are not embedded again; the folder
     may hold other articles too (distractors), but not one that is to be left out.
     `make_writer` is the embedder ingest uses, as `qa ingest` does (default: the same one);
-    `retrieval` other settings than the defaults (for measuring them).
+    `retrieval` and `quotes` other settings than the defaults (for measuring them).
     """
     options = options or EvalOptions()
     writer = make_writer or make_embedder
@@ -240,6 +242,7 @@ def run_eval(
             on_question,
             writer,
             retrieval,
+            quotes,
         )
     with tempfile.TemporaryDirectory(prefix="qa-eval-") as tmp:
         return _run(
@@ -252,6 +255,7 @@ def run_eval(
             on_question,
             writer,
             retrieval,
+            quotes,
         )
 
 
@@ -265,10 +269,10 @@ def _run(
     on_question: Callable[[], None] | None,
     make_writer: Callable[[str], Embedder],
     retrieval: RetrievalSettings | None = None,
+    quote_settings: QuoteSettings | None = None,
 ) -> EvalReport:
     from index.build import ingest
     from qa.engine import Engine
-    from qa.quotes import QuoteSettings
 
     kept = [a for a in evalset.articles if a.id not in left_out]
     cache: dict[tuple[str, bool], Embedder] = {}
@@ -279,7 +283,8 @@ def _run(
         return cache[model, writing]
 
     report = ingest(settings, kept, lambda m: shared(m, True), progress=progress)
-    quotes = QuoteSettings() if options.cache else QuoteSettings(cache_size=0)
+    quotes = quote_settings or QuoteSettings()
+    quotes = quotes if options.cache else dataclasses.replace(quotes, cache_size=0)
     engine = Engine(settings, shared, quotes=quotes, retrieval=retrieval)
     try:
         _check_left_out(engine, left_out)

@@ -172,11 +172,14 @@ def test_json_filters_are_an_object_with_the_display_string_beside(engine: Engin
         "since": "2023-03-01",
         "until": "2023-03-31",
         "source": None,
+        "recent": False,
         "phrase": "last month",
     }
     assert data["filters_text"] == "since 2023-03-01, until 2023-03-31" == answer.filters
     flagged = engine.ask("wheat prices", filters=Filters(source="ava"), today=TODAY).to_dict()
-    assert flagged["filters"] == {"since": None, "until": None, "source": "ava", "phrase": None}
+    assert flagged["filters"] == {
+        "since": None, "until": None, "source": "ava", "recent": False, "phrase": None
+    }  # fmt: skip
     assert flagged["filters_text"] == "source ava"
     none = engine.ask("wheat prices", today=TODAY).to_dict()
     assert none["filters"] == Filters().to_dict() and none["filters_text"] == ""

@@ -100,6 +100,18 @@ def test_passages_are_ordered_by_their_best_sentence() -> None:
     assert [h.chunk.id for h in order_passages(hits, scored)] == [2, 1, 3]
 
 
+def test_an_article_keeps_the_passage_whose_sentence_answers_best() -> None:
+    """One slot an article: its passage holding the best sentence, not its first retrieved."""
+    e = HashingEmbedder()
+    weak = chunk(1, "a", "Nothing here about it.")
+    strong = chunk(2, "a", "Other news came. The grain deal was signed in Istanbul.")
+    other = chunk(3, "b", "Talks on grain went on.")
+    hits = hits_of(weak, strong, other)
+    q = Question.parse("Where was the grain deal signed?")
+    scored = score_sentences(q, e.embed_query(q.text), hits, e)
+    assert [h.chunk.id for h in order_passages(hits, scored, per_article=1)] == [2, 3, 1]
+
+
 def test_sentence_cache_gives_the_same_vectors_and_stays_bounded() -> None:
     e = HashingEmbedder()
     cache = SentenceVectors(e, size=2)

@@ -125,8 +125,9 @@ def _hit(cid: int, article: str, text: str) -> object:
     return Hit(chunk=chunk(cid, article, text), score=1.0 / cid, cosine=0.5)
 
 
-def test_per_article_keeps_one_slot_an_article_unless_too_few_match() -> None:
-    from qa.retriever import distinct
+def test_one_slot_an_article_unless_too_few_match() -> None:
+    """An article's best passage is shown; its others follow every other article's."""
+    from qa.quotes import order_passages, ranked_passages
 
     hits = [
         _hit(1, "a", "The harbor reopened on Monday after the storm."),
@@ -135,10 +136,12 @@ def test_per_article_keeps_one_slot_an_article_unless_too_few_match() -> None:
         _hit(4, "c", "A new bridge opens next spring, the mayor said."),
     ]
     ids = lambda hs: [h.chunk.id for h in hs]  # noqa: E731
-    assert ids(distinct(hits, 3)) == [1, 2, 3]  # type: ignore[arg-type]
-    assert ids(distinct(hits, 3, per_article=1)) == [1, 3, 4]  # type: ignore[arg-type]
-    # Fewer articles than k: the second passage of "a" follows the others.
-    assert ids(distinct(hits, 5, per_article=1)) == [1, 3, 4, 2]  # type: ignore[arg-type]
+    assert ids(order_passages(hits, [])) == [1, 2, 3, 4]  # type: ignore[arg-type]
+    assert ids(order_passages(hits, [], per_article=1)) == [1, 3, 4, 2]  # type: ignore[arg-type]
+    shown = ranked_passages(hits, [], 3, per_article=1)  # type: ignore[arg-type]
+    assert [p.chunk_id for p in shown] == [1, 3, 4] and [p.rank for p in shown] == [1, 2, 3]
+    # Fewer articles than k: the second passage of "a" is shown last.
+    assert [p.chunk_id for p in ranked_passages(hits, [], 5, per_article=1)] == [1, 3, 4, 2]  # type: ignore[arg-type]
 
 
 def test_recency_prior_favours_the_newer_of_two_reports(tmp_path: Path) -> None:
@@ -158,7 +161,7 @@ def test_recency_prior_favours_the_newer_of_two_reports(tmp_path: Path) -> None:
     s = Settings.from_env({}, index_dir=tmp_path / "index")
     ingest(s, [older, newer], lambda _m: e)
     question = Question.parse("What happened at the harbor port?", k=2)
-    plain = Engine(s, lambda _m: e)
+    plain = Engine(s, lambda _m: e, retrieval=RetrievalSettings(recency_weight=0.0))
     prior = Engine(s, lambda _m: e, retrieval=RetrievalSettings(recency_weight=1.0))
     try:
         today = date(2023, 1, 20)
@@ -167,6 +170,14 @@ def test_recency_prior_favours_the_newer_of_two_reports(tmp_path: Path) -> None:
         favoured = prior.retriever.embed_and_search(question, today=today)[1]
         assert [h.chunk.article_id for h in favoured] == ["new", "old"]
         assert prior.retriever.embed_and_search(question)[1] == first  # no day: no prior
+        # The default prior is on, and Engine.ask(prior=False) (qa ask --no-recency) is off
+        by_default = Engine(s, lambda _m: e)
+        try:
+            assert by_default.retriever.settings.recency_weight > 0
+            off = by_default.ask(question.text, k=2, today=today, prior=False)
+            assert [p.article_id for p in off.passages] == ["old", "new"]
+        finally:
+            by_default.close()
     finally:
         plain.close()
         prior.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from index.build import ingest
 from index.reader import IndexReader
 from index.records import Article, Scope
@@ -55,4 +57,43 @@ def test_keyword_search_inside_a_scope_returns_k(settings: Settings) -> None:
     found = article_ids(reader, [cid for cid, _ in hits])
     assert all(a.startswith("n3-") and int(a.split("-")[1]) % 2 for a in found)
     assert reader.store.keyword("wheat", 50, Scope(since="2030-01-01")) == []
+    reader.close()
+
+
+def test_the_readers_date_table_matches_the_store(settings: Settings) -> None:
+    """The reader cuts date scopes from an in-memory table of days: the same chunks as the
+    store's query, bounds inclusive (a time of day on the until day counts), undated out."""
+    reader = build(settings)
+    for scope in (
+        Scope(),
+        Scope("2023-02-01", "2023-02-28"),
+        Scope(since="2023-03-10"),
+        Scope(until="2023-01-25"),
+        Scope("2023-02-04", "2023-02-04"),
+        Scope("2024-01-01"),
+        Scope("2023-03-01", "2023-02-01"),
+        Scope(since="2023-02-01", source="ava"),
+    ):
+        mine = sorted(reader.chunk_ids_in(scope).tolist())
+        theirs = sorted(reader.store.chunk_ids_in(scope).tolist())
+        assert mine == theirs, scope
+    assert article_ids(reader, list(reader.chunk_ids_in(Scope(until="2023-01-25")))) >= {"n1-25"}
+    reader.close()
+
+
+def test_keyword_search_among_a_scopes_ids_matches_the_join(settings: Settings) -> None:
+    """The reader filters a scope's keyword matches in memory: the same top k, in the same
+    order, as the store's join of each match to its article."""
+    reader = build(settings)
+    for scope in (
+        Scope("2023-02-01", "2023-02-28"),
+        Scope(until="2023-01-25"),
+        Scope(since="2023-03-01", source="ava"),
+        Scope("2030-01-01"),
+    ):
+        for k in (1, 5, 50):
+            joined = reader.store.keyword("wheat prices rain traders", k, scope)
+            filtered = reader.keyword("wheat prices rain traders", k, scope)
+            assert [c for c, _ in filtered] == [c for c, _ in joined], (scope, k)
+            assert [s for _, s in filtered] == pytest.approx([s for _, s in joined])
     reader.close()
