@@ -11,6 +11,13 @@ def test_question_words_say_what_is_asked_for() -> None:
     assert expected("How many people died?") == "number"
     assert expected("Who played Doctor Who on stage?") == "name"
     assert expected("Where is the new airport?") == "name"
+    assert expected("Which former pope was laid to rest this week?") == "name"
+    assert expected("He is a valued member of which team?") == "name"
+    assert expected("What carmaker recalled its cars?") == "name"
+    assert expected("What fruit did they grow?") is None  # not a kind known by its name
+    assert expected("What company is being sued for unpaid rent?") == "name"
+    assert expected("Which year did the war end?") == "date"
+    assert expected("What is the capital of Peru?") is None
     assert expected("Why won't South Korea arm Ukraine?") is None
     assert expected("چرا کره جنوبی به اوکراین سلاح نمی‌دهد؟") is None
 
