@@ -1,4 +1,4 @@
-"""Retrieval settings on a news set: each asked over the same index, figures side by side.
+"""Retrieval and quote settings on an eval set: each asked over one index, side by side.
 
     python -m benchmarks.realtimeqa realtimeqa_public --out ~/newsqa-dev --years 2023
     python -m benchmarks.news_settings ~/newsqa-dev --index ~/newsqa-dev/index \\
@@ -9,7 +9,8 @@ q.FIELD for one of qa.quotes.QuoteSettings, then its values) is run through `qa 
 own path (`run_eval`: the questions asked as of their dates) over one index, built on the
 first run and reused; the defaults run first. Prints
 hit@1/5/10 (a gold article in the top k), ans@1/5/10 (its passage holds the answer),
-quote@1 and the median seconds a question, one row a setting.
+quote@1 and the median seconds a question, one row a setting. A SQuAD-format file
+(xquad.en.json) in place of the folder is measured the same way.
 """
 
 from __future__ import annotations
@@ -40,12 +41,16 @@ def grid(text: str) -> list[dict[str, float]]:
         axes.append((name, [float(v) for v in values.split(",") if v]))
     combos = [dict(zip([a for a, _ in axes], vs, strict=True)) for vs in
               itertools.product(*(v for _, v in axes))]  # fmt: skip
-    return [{}, *combos]
+    return [{}, *combos] if axes else [{}]
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("folder", type=Path, help="holds articles.jsonl and questions.jsonl")
+    p.add_argument(
+        "folder",
+        type=Path,
+        help="holds articles.jsonl and questions.jsonl (or a SQuAD-format .json file)",
+    )
     p.add_argument("--index", type=Path, required=True, help="the index, built on first use")
     p.add_argument("--grid", default="", help="FIELD=V1,V2 ... (see above)")
     p.add_argument("--limit", type=int, help="ask only the first N questions")
@@ -54,12 +59,15 @@ def main() -> None:
     from index.settings import Settings
     from qa.engine import load_embedder
     from qa.eval import EvalOptions, run_eval
-    from qa.eval_data import load_news
+    from qa.eval_data import load_news, load_squad
     from qa.quotes import QuoteSettings
     from qa.retriever import RetrievalSettings
 
     header(f"retrieval settings on {args.folder}")
-    evalset = load_news(args.folder / "questions.jsonl", args.folder / "articles.jsonl")
+    if args.folder.suffix == ".json":
+        evalset = load_squad(args.folder)
+    else:
+        evalset = load_news(args.folder / "questions.jsonl", args.folder / "articles.jsonl")
     settings = Settings.from_env({})
     read, write = load_embedder(settings), load_embedder(settings, writing=True)
     print(f"{len(evalset.articles):,} articles, {len(evalset.questions):,} questions\n")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import numpy as np
 
+from index.days import DayTable
 from index.errors import IndexCorrupt, IndexMissing, store_damage
 from index.manifest import Layout, Manifest
 from index.records import Scope, StoredChunk
@@ -43,7 +45,7 @@ class IndexReader:
         if not self.layout.store.exists():
             raise IndexMissing.at(folder)
         self.store = Store(self.layout.store, readonly=True)
-        self._days: tuple[np.ndarray, np.ndarray] | None = None  # see chunk_ids_in
+        self._days: DayTable | None = None  # see day_table
         try:
             with self.damage():
                 self.manifest, self._vectors = self._load()
@@ -120,13 +122,18 @@ class IndexReader:
         """
         if scope.source or scope.everything:
             return self.store.chunk_ids_in(scope)
+        return self.day_table().between(scope.since, scope.until)
+
+    def day_table(self) -> DayTable:
+        """Each dated chunk's day, read once a generation (index.days)."""
         if self._days is None:
             with self.damage():
                 self._days = self.store.chunk_days()
-        ids, days = self._days
-        lo = 0 if scope.since is None else int(np.searchsorted(days, scope.since[:10], "left"))
-        hi = len(days) if scope.until is None else np.searchsorted(days, scope.until[:10], "right")
-        return ids[lo:hi]
+        return self._days
+
+    def ages(self, ids: list[int], today: date) -> np.ndarray:
+        """(len(ids),) days from each chunk's article to `today`; NaN where undated."""
+        return self.day_table().ages(np.asarray(ids, dtype=np.int64), today)
 
     def vectors_of(self, ids: list[int]) -> np.ndarray:
         """(len(ids), d) stored unit vectors of chunks known to this generation."""

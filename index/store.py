@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from index import int8
+from index.days import DayTable
 from index.errors import IndexCorrupt, store_damage
 from index.keyword_query import POSTINGS_BUDGET, match_expression, query_terms, split
 from index.records import (
@@ -503,15 +504,15 @@ class Store:
         )
         return np.fromiter((r[0] for r in rows), dtype=np.int64)
 
-    def chunk_days(self) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, days) of every dated chunk, by day: int64 ids and each article's
-        'YYYY-MM-DD' (the first ten characters of its date), for date scopes in memory."""
+    def chunk_days(self) -> DayTable:
+        """Every dated chunk's day (its article's, the first ten characters of its date),
+        for date scopes and ages in memory."""
         rows = self._db.execute(
             "SELECT c.id, substr(a.published, 1, 10) AS day FROM chunks c "
             "JOIN articles a ON a.rowid = c.article WHERE a.published IS NOT NULL ORDER BY day"
         ).fetchall()
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        return ids, np.array([r[1] for r in rows], dtype="U10")
+        return DayTable(ids, [r[1] for r in rows])
 
     # -- figures --------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from qa.quotes import (
     ranked_passages,
     score_sentences,
 )
-from qa.recency import by_date
+from qa.recency import RECENT_WEIGHT, by_date
 from qa.retriever import RetrievalSettings, Retriever
 from qa.timeline import Timeline, oldest_first, one_per_story
 
@@ -191,7 +191,7 @@ class Engine:
             if not hits:
                 self._rule_out(applied)
             scored = score_sentences(question, query, hits, self._sentences, self.quote_settings)
-            scored = by_date(scored, today, recent)
+            scored = by_date(scored, today, self._quote_recency(recent, prior))
             passages = ranked_passages(hits, scored, question.k, self.quote_settings.per_article)
             decision = decide(scored, self.abstention)
             quotes = [] if decision.abstained else pick_quotes(scored, self.quote_settings)
@@ -236,6 +236,13 @@ class Engine:
         return Timeline(
             question.text, applied.describe(), tuple(oldest_first(quotes)), applied=applied
         )
+
+    def _quote_recency(self, recent: bool, prior: bool) -> float:
+        """How much a sentence gains for its article's freshness: --recent's strong weight,
+        else the mild default prior's, else nothing."""
+        if recent:
+            return RECENT_WEIGHT
+        return self.quote_settings.recency_weight if prior else 0.0
 
     def _rule_out(self, applied: Filters) -> None:
         """After a search found nothing: FilterError when the filters alone leave no article

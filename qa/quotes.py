@@ -3,7 +3,9 @@
 Each sentence of the top passages is scored by semantic evidence (the cosine of its vector
 and the question's) and lexical evidence (the share of the question's content words it
 holds, each word weighted by how rare it is among the candidate sentences), plus a little
-for its passage's rank. The best sentences become quotes; the best score is also what
+for its passage's rank and for holding the kind of thing asked for, less a penalty for
+being a question itself. The weights were chosen on xquad.en and a news development set
+together (docs/quality.md). The best sentences become quotes; the best score is also what
 abstention looks at (qa.abstain), and what passages are ranked by (`ranked_passages`).
 """
 
@@ -36,6 +38,13 @@ class QuoteSettings:
     passage_weight: float = 0.1  # times 1/(1 + the passage's rank)
     keep_ratio: float = 0.8  # later quotes must score at least this share of the best
     type_weight: float = 0.1  # for holding what the question asks for (qa.answer_type)
+    # Taken from a sentence that is itself a question: it restates what was asked (a
+    # newsletter printing the week's quiz) and answers nothing.
+    question_penalty: float = 0.3
+    # The recency prior carried to the sentences, as the retrieval's (qa.recency.freshness
+    # times this; no effect on undated articles), unless the prior is off or --recent's
+    # stronger one applies.
+    recency_weight: float = 0.2
     # A sentence next to a quoted one, in the same paragraph, joins its quote when it scores
     # at least this share of it: two sentences that answer together are quoted together.
     join_ratio: float = 0.85
@@ -65,6 +74,11 @@ class Sentence:
 def content_terms(text: str) -> set[str]:
     """The folded words of `text` that say what it is about, cut to their first letters."""
     return {t[:STEM] for t in terms(text) if t not in STOPWORDS}
+
+
+def is_question(sentence: str) -> bool:
+    """Whether the sentence ends in a question mark (Latin or Arabic), quotes aside."""
+    return sentence.rstrip(" \"'\u201d\u2019\u00bb)").endswith(("?", "\u061f"))
 
 
 StoredVectors = Callable[[list[int]], dict[int, np.ndarray]]  # chunk ids -> sentence rows
@@ -157,7 +171,8 @@ def score_sentences(
                 support=support,
                 score=support
                 + s.passage_weight / (1 + rank)
-                + s.type_weight * answer_type.holds(kind, text, asked),
+                + s.type_weight * answer_type.holds(kind, text, asked)
+                - s.question_penalty * is_question(text),
             )
         )
     out.sort(key=lambda c: -c.score)

@@ -10,7 +10,7 @@ from datetime import date
 from qa.quotes import Sentence
 
 TIE = 0.01  # sentences whose scores differ by less than this answer equally well
-RECENT_WEIGHT = 0.15  # what --recent adds, at most, to the newest article's sentences
+RECENT_WEIGHT = 0.4  # what --recent or "recently" adds, at most (twice the default prior's)
 HALF_LIFE_DAYS = 30.0  # --recent: an article this old gets half of RECENT_WEIGHT
 
 
@@ -29,13 +29,14 @@ def freshness(published: str | None, today: date) -> float:
     return 0.0 if age is None else math.pow(0.5, age / HALF_LIFE_DAYS)
 
 
-def by_date(scored: Sequence[Sentence], today: date, recent: bool) -> list[Sentence]:
-    """The sentences best first; among near-equal scores the newer article first. With
-    `recent`, each score first gains RECENT_WEIGHT times its article's freshness."""
+def by_date(scored: Sequence[Sentence], today: date, weight: float) -> list[Sentence]:
+    """The sentences best first; among near-equal scores the newer article first. Each
+    score first gains `weight` times its article's freshness (RECENT_WEIGHT for --recent,
+    QuoteSettings.recency_weight for the mild default, 0 for none)."""
     out = list(scored)
-    if recent:
+    if weight:
         out = [
-            replace(c, score=c.score + RECENT_WEIGHT * freshness(c.hit.chunk.published, today))
+            replace(c, score=c.score + weight * freshness(c.hit.chunk.published, today))
             for c in out
         ]
 

@@ -14,7 +14,6 @@ from index.neardup import SAME_STORY, covered, shingles
 from index.reader import IndexReader
 from index.records import Scope
 from qa.answer import Hit, Question
-from qa.recency import age_days
 
 EXACT_SCOPE = 50_000  # a scope of at most this many chunks is searched exactly
 # Keyword searches of every retriever in the process; a bot's questions are answered one at
@@ -82,22 +81,21 @@ class Retriever:
         for weight, ranking in ((1.0, dense), (s.keyword_weight, words)):
             for rank, (cid, _) in enumerate(ranking):
                 fused[cid] = fused.get(cid, 0.0) + weight / (s.rrf_k + rank + 1)
+        if s.recency_weight > 0 and today is not None and fused:
+            # The prior needs only each candidate's day, from the reader's table: the
+            # chunks themselves are fetched for the few that can still be shown.
+            ids = list(fused)
+            ages = self.reader.ages(ids, today)
+            fresh = np.where(np.isnan(ages), 0.0, 0.5 ** (ages / s.recency_half_life))
+            for cid, gain in zip(ids, s.recency_weight * fresh, strict=True):
+                fused[cid] += float(gain)
         order = sorted(fused, key=lambda cid: -fused[cid])
         # A concurrent ingest may have removed a chunk since the vectors were loaded; and a
-        # near duplicate or a second passage of an article gives up its slot, so look
-        # further than k (every candidate, when the prior may reorder them).
-        prior = s.recency_weight > 0 and today is not None
-        deep = len(order) if prior else question.k * 2 + 5
-        chunks = self.reader.chunks(order[:deep])
+        # near duplicate gives up its slot: so look further than k.
+        chunks = self.reader.chunks(order[: question.k * 2 + 5])
         present = [cid for cid in order if cid in chunks]
         if not present:
             return query, []
-        if prior:
-            for cid in present:
-                age = age_days(chunks[cid].published, today)  # type: ignore[arg-type]
-                if age is not None:
-                    fused[cid] += s.recency_weight * 0.5 ** (age / s.recency_half_life)
-            present.sort(key=lambda cid: -fused[cid])
         cosines = dict(zip(present, self.reader.vectors_of(present) @ query, strict=True))
         hits = [Hit(chunk=chunks[c], score=fused[c], cosine=float(cosines[c])) for c in present]
         return query, distinct(hits, question.k)

@@ -166,7 +166,7 @@ def test_plain_phrase_filters(engine: Engine) -> None:
 def test_newer_first_among_equals_and_recent() -> None:
     from qa.answer import Hit
     from qa.quotes import Sentence
-    from qa.recency import by_date
+    from qa.recency import RECENT_WEIGHT, by_date
 
     def sentence(published: str | None, score: float) -> Sentence:
         chunk = StoredChunk(
@@ -179,14 +179,14 @@ def test_newer_first_among_equals_and_recent() -> None:
         sentence("2023-03-01", 0.801),
         sentence(None, 0.802),
     )
-    assert [c.hit.chunk.published for c in by_date([old, undated, new], TODAY, False)] == [
+    assert [c.hit.chunk.published for c in by_date([old, undated, new], TODAY, 0.0)] == [
         "2023-03-01",
         "2023-01-01",
         None,
     ], "equal answers: the newer first, undated last"
     better_old = sentence("2023-01-01", 0.83)
-    assert by_date([better_old, new], TODAY, False)[0] is better_old
-    assert by_date([better_old, new], TODAY, True)[0].hit.chunk.published == "2023-03-01"
+    assert by_date([better_old, new], TODAY, 0.0)[0] is better_old
+    assert by_date([better_old, new], TODAY, RECENT_WEIGHT)[0].hit.chunk.published == "2023-03-01"
 
 
 def test_recent_moves_newer_articles_up(engine: Engine) -> None:

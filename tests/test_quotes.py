@@ -180,3 +180,22 @@ def test_stored_sentence_vectors_are_used_without_embedding() -> None:
     scored = score_sentences(q, e.embed_query(q.text), hits_of(c), vectors)
     assert e.embedded == calls + 1, "only the question was embedded"
     assert scored[0].text == "The grain deal was signed in Istanbul."
+
+
+def test_a_sentence_that_is_a_question_is_not_the_answer() -> None:
+    """A newsletter prints the week's quiz question word for word; the answer is elsewhere."""
+    from qa.quotes import is_question
+
+    e = HashingEmbedder()
+    quiz = chunk(1, "letter", "Which team signed Damar Hamlin? Find out on page two.")
+    story = chunk(2, "story", "Damar Hamlin plays safety for the Buffalo Bills team.")
+    q = Question.parse("Which team does Damar Hamlin play for?")
+    hits = hits_of(quiz, story)
+    scored = score_sentences(q, e.embed_query(q.text), hits, e)
+    assert scored[0].text == "Damar Hamlin plays safety for the Buffalo Bills team."
+    plain = score_sentences(q, e.embed_query(q.text), hits, e, QuoteSettings(question_penalty=0))
+    assert is_question(plain[0].text), "without the penalty the restated question wins"
+    assert is_question("He asked: \u201cWho won?\u201d") and is_question(
+        "\u0686\u0647 \u06a9\u0633\u06cc\u061f"
+    )
+    assert not is_question("The Bills won.")

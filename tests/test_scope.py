@@ -81,6 +81,40 @@ def test_the_readers_date_table_matches_the_store(settings: Settings) -> None:
     reader.close()
 
 
+def test_the_readers_ages_match_each_articles_date(settings: Settings) -> None:
+    """The recency prior takes each candidate's age from the day table, not its text: the
+    same days as the article's own date, NaN for the undated and for an unknown id."""
+    from datetime import date
+
+    import numpy as np
+
+    from qa.recency import age_days
+
+    reader = build(settings)
+    chunks = reader.chunks(list(range(1, 200)))
+    ids = [*chunks, 10_000]
+    ages = reader.ages(ids, date(2023, 2, 15))
+    for cid, age in zip(ids, ages, strict=True):
+        want = age_days(chunks[cid].published, date(2023, 2, 15)) if cid in chunks else None
+        assert (np.isnan(age) and want is None) or age == want, (cid, age, want)
+    assert 0.0 in ages, "an article after the day asked is of age 0, as age_days has it"
+    reader.close()
+
+
+def test_a_day_that_is_not_a_date_is_left_out_of_the_table() -> None:
+    from datetime import date
+
+    import numpy as np
+
+    from index.days import DayTable
+
+    table = DayTable(np.array([3, 1, 2], dtype=np.int64), ["2023-02-01", "someday", "2023"])
+    assert len(table) == 2
+    assert table.between("2023-01-01", "2023-01-31").tolist() == [2]
+    assert np.isnan(table.ages(np.array([1]), date(2023, 2, 1)))[0]
+    assert table.ages(np.array([3, 2]), date(2023, 2, 1)).tolist() == [0.0, 31.0]
+
+
 def test_keyword_search_among_a_scopes_ids_matches_the_join(settings: Settings) -> None:
     """The reader filters a scope's keyword matches in memory: the same top k, in the same
     order, as the store's join of each match to its article."""
