@@ -101,6 +101,7 @@ class IndexReader:
                 return False
             self.manifest, self._vectors = self._load()
             self._days = None
+            self.store.forget_counts()
         log.info("index reloaded at generation %d", self.manifest.generation)
         return True
 
@@ -124,6 +125,13 @@ class IndexReader:
             return self.store.chunk_ids_in(scope)
         return self.day_table().between(scope.since, scope.until)
 
+    def in_scope(self, ids: np.ndarray, scope: Scope) -> np.ndarray:
+        """(len(ids),) bool: which of these chunks `scope` holds (by the day table when
+        the scope is of dates alone)."""
+        if scope.source or scope.everything:
+            return np.isin(ids, self.store.chunk_ids_in(scope))
+        return self.day_table().inside(ids, scope.since, scope.until)
+
     def day_table(self) -> DayTable:
         """Each dated chunk's day, read once a generation (index.days)."""
         if self._days is None:
@@ -143,7 +151,7 @@ class IndexReader:
         """Top `k` (chunk id, BM25) for any user text, inside `scope` when given."""
         if scope is None or scope.everything:
             return self.store.keyword(text, k)
-        return self.store.keyword(text, k, among=self.chunk_ids_in(scope))
+        return self.store.keyword(text, k, keep=lambda ids: self.in_scope(ids, scope))
 
     def chunks(self, ids: list[int]) -> dict[int, StoredChunk]:
         return self.store.chunks(ids)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,8 @@ from index.records import (
 )
 from index.schema import CHUNK_COLUMNS, SCHEMA
 from index.textnorm import fold
+
+COUNTS_KEPT = 100_000  # words' posting counts remembered between questions
 
 
 def keyword_body(title: str, chunk_text: str) -> str:
@@ -69,6 +71,10 @@ class Store:
             self._db.close()
             raise
         self._tables: set[str] = set()  # of those an older store may lack, the ones seen
+        # Words' posting counts (see _frequency), kept until the index changes (a reader
+        # calls forget_counts on each new generation): most words of a question were
+        # counted for an earlier one, ~1.6 ms a question on a 77k-chunk news index.
+        self._counts: dict[tuple[str, int], int] = {}
 
     def close(self) -> None:
         self._db.close()
@@ -83,6 +89,7 @@ class Store:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+        self._counts.clear()
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -439,16 +446,16 @@ class Store:
         k: int,
         scope: Scope | None = None,
         budget: int = POSTINGS_BUDGET,
-        among: np.ndarray | None = None,
+        keep: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> list[tuple[int, float]]:
         """Top `k` (chunk id, BM25 score; higher is better) for any user text.
 
         The query is the text's content words, each quoted, so FTS operators (AND, NEAR, *,
         column:) in the text are searched as words, never parsed; the chunks scored are
         those holding its rarest words, up to `budget` of them (index.keyword_query). A
-        `scope` limits the articles searched; so does `among`, the ids of a scope's chunks
-        when the caller knows them: every match is scored anyway, so they are filtered in
-        memory, several times cheaper than joining each match to its article.
+        `scope` limits the articles searched; so does `keep`, which tells of chunk ids which
+        are in a scope the caller knows: every match is scored anyway, so they are filtered
+        in memory, several times cheaper than joining each match to its article.
         """
         words = query_terms(query) if k > 0 else []
         rare, common = words, list[str]()
@@ -457,7 +464,7 @@ class Store:
         if not rare:
             return []
         match = match_expression(rare, common)
-        if among is not None:
+        if keep is not None:
             found = self._db.execute(
                 "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ?",
                 (match,),
@@ -466,7 +473,7 @@ class Store:
                 return []
             ids = np.fromiter((r[0] for r in found), np.int64, len(found))
             scores = np.fromiter((r[1] for r in found), np.float64, len(found))
-            inside = np.isin(ids, among)
+            inside = keep(ids)
             ids, scores = ids[inside], scores[inside]
             best = np.argsort(scores, kind="stable")[:k]  # bm25() is lower for better
             return [(int(ids[i]), -float(scores[i])) for i in best]
@@ -489,11 +496,20 @@ class Store:
     def _frequency(self, word: str, cap: int) -> int:
         """How many chunks hold `word`, counted up to `cap`: a walk of its posting list
         without scoring, tens of times cheaper a row than BM25, and bounded by the cap."""
-        (n,) = self._db.execute(
-            "SELECT count(*) FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)",
-            (match_expression([word]), cap),
-        ).fetchone()
+        n = self._counts.get((word, cap))
+        if n is None:
+            (n,) = self._db.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)",
+                (match_expression([word]), cap),
+            ).fetchone()
+            if len(self._counts) >= COUNTS_KEPT:
+                self._counts.clear()
+            self._counts[word, cap] = n
         return int(n)
+
+    def forget_counts(self) -> None:
+        """Drop the words' posting counts: the index has changed."""
+        self._counts.clear()
 
     def chunk_ids_in(self, scope: Scope) -> np.ndarray:
         """(n,) int64 ids of the chunks of the articles in `scope`."""
