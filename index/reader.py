@@ -151,7 +151,13 @@ class IndexReader:
         """Top `k` (chunk id, BM25) for any user text, inside `scope` when given."""
         if scope is None or scope.everything:
             return self.store.keyword(text, k)
-        return self.store.keyword(text, k, keep=lambda ids: self.in_scope(ids, scope))
+        allowed = self.chunk_ids_in(scope)
+        if scope.source or scope.everything:
+            keep = lambda ids: np.isin(ids, allowed)  # noqa: E731
+        else:
+            keep = lambda ids: self.day_table().inside(ids, scope.since, scope.until)  # noqa: E731
+        share = len(allowed) / max(1, self.manifest.chunks)
+        return self.store.keyword(text, k, keep=keep, share=share)
 
     def chunks(self, ids: list[int]) -> dict[int, StoredChunk]:
         return self.store.chunks(ids)

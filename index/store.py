@@ -7,6 +7,7 @@ Writes happen inside `transaction()`; WAL mode lets readers go on while a writer
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -447,6 +448,7 @@ class Store:
         scope: Scope | None = None,
         budget: int = POSTINGS_BUDGET,
         keep: Callable[[np.ndarray], np.ndarray] | None = None,
+        share: float = 0.0,
     ) -> list[tuple[int, float]]:
         """Top `k` (chunk id, BM25 score; higher is better) for any user text.
 
@@ -455,7 +457,8 @@ class Store:
         those holding its rarest words, up to `budget` of them (index.keyword_query). A
         `scope` limits the articles searched; so does `keep`, which tells of chunk ids which
         are in a scope the caller knows: every match is scored anyway, so they are filtered
-        in memory, several times cheaper than joining each match to its article.
+        in memory, several times cheaper than joining each match to its article; `share`,
+        the part of the index `keep` holds, lets a wide scope read only the best matches.
         """
         words = query_terms(query) if k > 0 else []
         rare, common = words, list[str]()
@@ -465,18 +468,7 @@ class Store:
             return []
         match = match_expression(rare, common)
         if keep is not None:
-            found = self._db.execute(
-                "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ?",
-                (match,),
-            ).fetchall()
-            if not found:
-                return []
-            ids = np.fromiter((r[0] for r in found), np.int64, len(found))
-            scores = np.fromiter((r[1] for r in found), np.float64, len(found))
-            inside = keep(ids)
-            ids, scores = ids[inside], scores[inside]
-            best = np.argsort(scores, kind="stable")[:k]  # bm25() is lower for better
-            return [(int(ids[i]), -float(scores[i])) for i in best]
+            return self._keyword_kept(match, k, keep, share)
         if scope is None or scope.everything:
             rows = self._db.execute(
                 "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? "
@@ -492,6 +484,27 @@ class Store:
                 (match, *args, k),
             )
         return [(int(r), -float(s)) for r, s in rows]
+
+    def _keyword_kept(
+        self, match: str, k: int, keep: Callable[[np.ndarray], np.ndarray], share: float
+    ) -> list[tuple[int, float]]:
+        """The top `k` matches that `keep` keeps. Every match is scored anyway; a scope of
+        a large `share` reads only the best few times k/share of them, and all of them
+        when those hold fewer than k (no row leaves SQLite that cannot be needed)."""
+        sql = "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ?"
+        limit = math.ceil(k * 3 / share) if share >= 0.2 else 0
+        found = self._db.execute(
+            f"{sql} ORDER BY bm25(chunks_fts) LIMIT ?" if limit else sql,
+            (match, limit) if limit else (match,),
+        ).fetchall()
+        ids = np.fromiter((r[0] for r in found), np.int64, len(found))
+        scores = np.fromiter((r[1] for r in found), np.float64, len(found))
+        inside = keep(ids)
+        if limit and len(found) == limit and inside.sum() < k:
+            return self._keyword_kept(match, k, keep, 0.0)
+        ids, scores = ids[inside], scores[inside]
+        best = np.argsort(scores, kind="stable")[:k]  # bm25() is lower for better
+        return [(int(ids[i]), -float(scores[i])) for i in best]
 
     def _frequency(self, word: str, cap: int) -> int:
         """How many chunks hold `word`, counted up to `cap`: a walk of its posting list

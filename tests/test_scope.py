@@ -122,6 +122,7 @@ def test_keyword_search_among_a_scopes_ids_matches_the_join(settings: Settings) 
     for scope in (
         Scope("2023-02-01", "2023-02-28"),
         Scope(until="2023-01-25"),
+        Scope(since="2023-01-02"),  # most of the index: only the best matches are read
         Scope(since="2023-03-01", source="ava"),
         Scope("2030-01-01"),
     ):
@@ -130,4 +131,19 @@ def test_keyword_search_among_a_scopes_ids_matches_the_join(settings: Settings) 
             filtered = reader.keyword("wheat prices rain traders", k, scope)
             assert [c for c, _ in filtered] == [c for c, _ in joined], (scope, k)
             assert [s for _, s in filtered] == pytest.approx([s for _, s in joined])
+    reader.close()
+
+
+def test_a_wide_scope_reads_on_when_its_best_matches_are_outside(settings: Settings) -> None:
+    """A scope said to hold most of the index reads only the best few matches first; when
+    those hold fewer than k of the scope's, every match is read."""
+    import numpy as np
+
+    reader = build(settings)
+    everything = reader.store.keyword("wheat prices rain traders", 100)
+    last = everything[-1][0]  # the worst match: never among the best few
+    kept = reader.store.keyword(
+        "wheat prices rain traders", 3, keep=lambda ids: np.isin(ids, [last]), share=0.9
+    )
+    assert [c for c, _ in kept] == [last]
     reader.close()
