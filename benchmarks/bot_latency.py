@@ -104,8 +104,9 @@ def main() -> None:
 
     from bot.app import build_application, run
     from bot.settings import BotSettings
+    from index.models import load_embedder
     from index.settings import Settings
-    from qa.engine import Engine, load_embedder
+    from qa.engine import Engine
     from tests.botapi_double import running
 
     header("Telegram bot reply latency against the Bot API double")

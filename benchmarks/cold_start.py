@@ -10,7 +10,7 @@ output (the answer) and to its exit:
   import sentence_transformers   what the torch embedder imports
   qa ask QUESTION                the real command over the 100k index (flat, as auto picks),
                                  answering through the model's export, run by OpenVINO
-                                 (qa/engine.py's load_embedder; exported once before the rounds)
+                                 (index/models.py: load_embedder; exported once before the rounds)
   qa ask, torch fallback         the same command where the export is marked unsupported:
                                  sentence-transformers, as every `qa ask` was before
 
@@ -96,8 +96,9 @@ def stages_child(index: Path, question: str) -> None:
     import tokenizers  # noqa: F401
 
     mark("import openvino, tokenizers")
+    from index.models import load_embedder
     from index.settings import Settings
-    from qa.engine import Engine, load_embedder
+    from qa.engine import Engine
     from qa.render import to_text
 
     mark("import qa.engine, qa.render")

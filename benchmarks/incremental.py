@@ -66,10 +66,10 @@ def main() -> None:
     args = p.parse_args()
     header(f"incremental ingest of {args.articles} articles into {args.chunks} chunks")
     from index.build import ingest, prepare
+    from index.models import load_embedder
     from index.reader import IndexReader
     from index.settings import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS, DEFAULT_MODEL, Settings
     from index.vectors import VectorIndex, choose_search
-    from qa.engine import load_embedder
 
     real = real_chunks(args.work, 2000)
     kind = choose_search(args.chunks)

@@ -87,8 +87,8 @@ class Timed(Embedder):
 
 def make_embedder(variant: str) -> Embedder:
     from index.embedder import SentenceTransformerEmbedder
+    from index.models import load_embedder
     from index.settings import DEFAULT_MODEL, Settings
-    from qa.engine import load_embedder
 
     if variant == "qa-torch":
         return SentenceTransformerEmbedder(DEFAULT_MODEL)

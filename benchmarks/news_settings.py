@@ -56,8 +56,8 @@ def main() -> None:
     p.add_argument("--limit", type=int, help="ask only the first N questions")
     args = p.parse_args()
 
+    from index.models import load_embedder
     from index.settings import Settings
-    from qa.engine import load_embedder
     from qa.eval import EvalOptions, run_eval
     from qa.eval_data import load_news, load_squad
     from qa.quotes import QuoteSettings

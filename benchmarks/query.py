@@ -87,10 +87,11 @@ def read_into_page_cache(folder: Path) -> float:
 def measure(size: int, folders: dict[str, Path], qs: list[str]) -> dict:
     """Per kind: end-to-end and per-stage milliseconds, recall@10/@50 against float32 exact."""
     from index.manifest import Layout, Manifest
+    from index.models import load_embedder
     from index.settings import DEFAULT_MODEL, Settings
     from index.store import Store
     from qa.answer import Question
-    from qa.engine import Engine, load_embedder
+    from qa.engine import Engine
     from qa.quotes import select_quotes
 
     # What `qa ask` embeds questions with: the model's export where there is one.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
@@ -13,7 +14,7 @@ import numpy as np
 from index.days import DayTable
 from index.errors import IndexCorrupt, IndexMissing, store_damage
 from index.manifest import Layout, Manifest
-from index.records import Scope, StoredChunk
+from index.records import Article, Scope, StoredAlias, StoredArticleRef, StoredChunk
 from index.store import Store
 from index.vectors import VectorIndex
 from index.wording import plural
@@ -160,7 +161,31 @@ class IndexReader:
         return self.store.keyword(text, k, keep=keep, share=share)
 
     def chunks(self, ids: list[int]) -> dict[int, StoredChunk]:
+        """The stored chunks of these ids (those still present)."""
         return self.store.chunks(ids)
+
+    def sentence_vectors(self, ids: list[int]) -> dict[int, np.ndarray]:
+        """Each chunk's stored sentence vectors, (sentences, d) rows, where it has them."""
+        return self.store.sentence_vectors(ids, self.manifest.dimension)
+
+    def story_members(self, stories: Iterable[int]) -> dict[int, list[StoredArticleRef]]:
+        """The articles of each near-duplicate story."""
+        return self.store.story_members(stories)
+
+    def aliases_of(self, article_ids: Iterable[str]) -> dict[str, list[StoredAlias]]:
+        """Other ids the same text was met under, by article."""
+        return self.store.aliases_of(article_ids)
+
+    def has_article(self, article_id: str) -> bool:
+        return self.store.find_article(article_id) is not None
+
+    def articles(self) -> Iterator[Article]:
+        """Every stored article, whole."""
+        return self.store.articles()
+
+    def source_known(self, source: str) -> bool:
+        """Whether any article's source or URL matches `source` (as a scope's source does)."""
+        return bool(self.store.chunk_ids_in(Scope(source=source)).size)
 
     def stats(self) -> IndexStats:
         m = self.manifest

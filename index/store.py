@@ -491,12 +491,18 @@ class Store:
         """The top `k` matches that `keep` keeps. Every match is scored anyway; a scope of
         a large `share` reads only the best few times k/share of them, and all of them
         when those hold fewer than k (no row leaves SQLite that cannot be needed)."""
-        sql = "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ?"
         limit = math.ceil(k * 3 / share) if share >= 0.2 else 0
-        found = self._db.execute(
-            f"{sql} ORDER BY bm25(chunks_fts) LIMIT ?" if limit else sql,
-            (match, limit) if limit else (match,),
-        ).fetchall()
+        if limit:
+            found = self._db.execute(
+                "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? "
+                "ORDER BY bm25(chunks_fts) LIMIT ?",
+                (match, limit),
+            ).fetchall()
+        else:
+            found = self._db.execute(
+                "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ?",
+                (match,),
+            ).fetchall()
         ids = np.fromiter((r[0] for r in found), np.int64, len(found))
         scores = np.fromiter((r[1] for r in found), np.float64, len(found))
         inside = keep(ids)

@@ -10,10 +10,10 @@ from datetime import date
 
 import numpy as np
 
-from index.embedder import Embedder, SentenceTransformerEmbedder
+from index import models
+from index.embedder import Embedder
 from index.errors import IndexMismatch
 from index.reader import IndexReader, IndexStats
-from index.records import Scope
 from index.settings import Settings
 from qa.abstain import AbstentionSettings, Decision, decide
 from qa.answer import Answer, Citation, Hit, Question, Quote
@@ -32,40 +32,6 @@ from qa.retriever import RetrievalSettings, Retriever
 from qa.timeline import Timeline, oldest_first, one_per_story
 
 log = logging.getLogger(__name__)
-
-
-def load_embedder(
-    settings: Settings, *, writing: bool = False, notify: Callable[[str], None] | None = None
-) -> Callable[[str], Embedder]:
-    """A factory of the real embedder for a model name.
-
-    The model's cached export (index/exported.py): OpenVINO and tokenizers, ready in a
-    fraction of a second where importing torch and sentence-transformers takes seconds, and
-    faster per batch. For answering (the default) in float32; when `writing` (ingest,
-    rebuild: long runs of batches) with the settings' dtype, bfloat16 where that is fast.
-    The first use of a model makes its export (torch is imported then, and `notify` told);
-    a model that cannot be exported is embedded by sentence-transformers.
-    """
-
-    def make(model: str) -> Embedder:
-        from index.export import ensure_export
-        from index.exported import open_export
-
-        ensure_export(model, notify)
-        fast = open_export(
-            model,
-            batch_size=settings.batch_size,
-            dtype=settings.dtype if writing else "float32",
-            throughput=writing,
-        )
-        if fast is not None:
-            return fast
-        log.info("%s: embedding with sentence-transformers (torch)", model)
-        return SentenceTransformerEmbedder(
-            model, dtype=settings.dtype, batch_size=settings.batch_size
-        )
-
-    return make
 
 
 class Engine:
@@ -87,7 +53,7 @@ class Engine:
     ) -> None:
         """`notify` is told of slow first-time work (making the model's export)."""
         self.settings = settings
-        self._make_embedder = make_embedder or load_embedder(settings, notify=notify)
+        self._make_embedder = make_embedder or models.load_embedder(settings, notify=notify)
         self._lock = threading.Lock()
         self.reader = IndexReader(settings.index_dir)
         self.embedder = self._embedder_for(self.reader.manifest.model)
@@ -110,7 +76,7 @@ class Engine:
 
     def _sentence_vectors(self) -> SentenceVectors:
         def stored(ids: list[int]) -> dict[int, np.ndarray]:
-            return self.reader.store.sentence_vectors(ids, self.reader.manifest.dimension)
+            return self.reader.sentence_vectors(ids)
 
         return SentenceVectors(self.embedder, self.quote_settings.cache_size, stored)
 
@@ -249,7 +215,7 @@ class Engine:
         (since after until, a source that no article has), so the user hears why."""
         applied.check()
         source = applied.source
-        if source and not self.reader.store.chunk_ids_in(Scope(source=source)).size:
+        if source and not self.reader.source_known(source):
             raise FilterError(f"no article's source or URL matches {source!r}")
 
     def _also_reported(self, quotes: list[Quote], hits: list[Hit]) -> list[Quote]:
@@ -257,8 +223,8 @@ class Engine:
         the aliases of its own article (the same text read under other ids)."""
         story = {h.chunk.id: h.chunk.story for h in hits}
         wanted = {story.get(q.chunk_id) for q in quotes} - {None}
-        members = self.reader.store.story_members(s for s in wanted if s is not None)
-        aliases = self.reader.store.aliases_of(q.article_id for q in quotes)
+        members = self.reader.story_members(s for s in wanted if s is not None)
+        aliases = self.reader.aliases_of(q.article_id for q in quotes)
         out = []
         for q in quotes:
             found = [

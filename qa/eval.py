@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from index.embedder import Embedder
 from index.errors import IndexMismatch, QAError
@@ -26,6 +26,9 @@ from qa.answer import Answer
 from qa.eval_data import EvalQuestion, EvalSet, contains_answer, leave_out
 from qa.quotes import QuoteSettings
 from qa.retriever import RetrievalSettings
+
+if TYPE_CHECKING:
+    from qa.engine import Engine
 
 ANSWERABLE, LEFT_OUT, IMPOSSIBLE = "answerable", "left_out", "impossible"
 CUTOFFS = (1, 5, 10)  # hit@k and ans@k reported; MRR is cut at the largest
@@ -341,8 +344,8 @@ def _refused(q: EvalQuestion, kind: str, message: str, seconds: float) -> Outcom
     )
 
 
-def _check_left_out(engine: Any, left_out: frozenset[str]) -> None:
-    present = sorted(a for a in left_out if engine.reader.store.find_article(a) is not None)
+def _check_left_out(engine: Engine, left_out: frozenset[str]) -> None:
+    present = sorted(a for a in left_out if engine.reader.has_article(a))
     if present:
         raise IndexMismatch(
             f"the index in {engine.settings.index_dir} holds {plural(len(present), 'article')} "
@@ -351,14 +354,14 @@ def _check_left_out(engine: Any, left_out: frozenset[str]) -> None:
         )
 
 
-def _add_foreign_texts(engine: Any, answer: Answer, texts: dict[str, str]) -> None:
+def _add_foreign_texts(engine: Engine, answer: Answer, texts: dict[str, str]) -> None:
     """Quotes from articles outside the file (an --index with other articles) are checked too."""
     if any(q.article_id not in texts for q in answer.quotes):
-        texts.update((a.id, a.text) for a in engine.reader.store.articles() if a.id not in texts)
+        texts.update((a.id, a.text) for a in engine.reader.articles() if a.id not in texts)
 
 
 def _setup(
-    engine: Any, build_seconds: float, embedded: int, writer: Embedder | None
+    engine: Engine, build_seconds: float, embedded: int, writer: Embedder | None
 ) -> dict[str, Any]:
     m = engine.reader.manifest
     return {

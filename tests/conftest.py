@@ -36,8 +36,8 @@ def real_embedder(private_cache: Path) -> Embedder:
     """The bundled all-MiniLM-L6-v2 as `qa ingest` embeds with it (its export, run by
     OpenVINO in bfloat16 where that is fast), made and loaded once per test session."""
     from index.exported import ExportedEmbedder
+    from index.models import load_embedder
     from index.settings import DEFAULT_MODEL
-    from qa.engine import load_embedder
 
     embedder = load_embedder(Settings.from_env({}), writing=True)(DEFAULT_MODEL)
     assert isinstance(embedder, ExportedEmbedder), "the bundled model has an export"

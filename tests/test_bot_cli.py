@@ -78,7 +78,7 @@ def test_refused_token(
     demo_index: Path,
     real_factory: Callable[[str], Embedder],
 ) -> None:
-    monkeypatch.setattr("qa.engine.load_embedder", lambda _settings, **_kw: real_factory)
+    monkeypatch.setattr("index.models.load_embedder", lambda _settings, **_kw: real_factory)
     with BotAPIDouble(token="987654321:AAother-token-0123456789abcdefghijklm") as double:
         monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)  # not the double's: it answers 401
         monkeypatch.setenv("TELEGRAM_API_BASE_URL", double.base_url)
@@ -94,7 +94,7 @@ def test_unreachable_api(
     demo_index: Path,
     real_factory: Callable[[str], Embedder],
 ) -> None:
-    monkeypatch.setattr("qa.engine.load_embedder", lambda _settings, **_kw: real_factory)
+    monkeypatch.setattr("index.models.load_embedder", lambda _settings, **_kw: real_factory)
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
     monkeypatch.setenv("TELEGRAM_API_BASE_URL", "http://127.0.0.1:9")  # discard: nothing listens
     err = one_line_error(capsys, main(["bot", "--index", str(demo_index)]))

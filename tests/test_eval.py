@@ -301,10 +301,10 @@ def test_cli_eval_json(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    import qa.engine
+    import index.models
     from qa.cli import main
 
-    monkeypatch.setattr(qa.engine, "load_embedder", lambda _settings, **_kw: real_factory)
+    monkeypatch.setattr(index.models, "load_embedder", lambda _settings, **_kw: real_factory)
     path = squad(tmp_path, TINY)
     assert main(["eval", str(path), "--json", "--failures", "2"]) == 0
     data = json.loads(capsys.readouterr().out)

@@ -185,10 +185,10 @@ def test_qa_ask_as_of_flag_and_json_batch_lines(
 ) -> None:
     import io
 
-    import qa.engine
+    import index.models
     from qa.cli import main
 
-    monkeypatch.setattr(qa.engine, "load_embedder", lambda _settings, **_kw: real_factory)
+    monkeypatch.setattr(index.models, "load_embedder", lambda _settings, **_kw: real_factory)
     question = "When did the harbor reopen after the second storm?"
     base = ["ask", "--index", str(news_index), "--json", "-k", "10"]
     assert main([*base, question, "--as-of", "2023-01-05"]) == 0

@@ -231,8 +231,8 @@ def test_model_with_a_prompt_is_not_exported_and_falls_back(
 ) -> None:
     from index.embedder import SentenceTransformerEmbedder
     from index.export import ensure_export
+    from index.models import load_embedder
     from index.settings import Settings
-    from qa.engine import load_embedder
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     folder = linked_model(

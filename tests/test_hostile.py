@@ -109,3 +109,26 @@ def test_no_sql_is_built_from_user_text() -> None:
                 assert names <= {"marks", "where", "CHUNK_COLUMNS"}, f"{path.name}:{node.lineno}"
             else:
                 assert isinstance(sql, ast.Constant | ast.Name), f"{path.name}:{node.lineno}"
+
+
+def test_qa_and_bot_reach_the_index_only_through_its_reader() -> None:
+    """qa/ and bot/ import no SQLite or FAISS module and never reach past the reader into
+    its store: what they need of an index is a public method of index.reader."""
+    import ast
+
+    root = Path(__file__).resolve().parent.parent
+    forbidden = {"sqlite3", "faiss", "index.store", "index.vectors", "index.schema"}
+    for path in [*root.glob("qa/**/*.py"), *root.glob("bot/**/*.py")]:
+        where = path.relative_to(root)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                names = {node.module or ""}
+            else:
+                names = set()
+            assert not names & forbidden, f"{where}:{node.lineno} imports {names & forbidden}"
+            if isinstance(node, ast.Attribute) and node.attr in {"store", "_db", "_vectors"}:
+                inner = node.value
+                owner = inner.attr if isinstance(inner, ast.Attribute) else getattr(inner, "id", "")
+                assert owner != "reader", f"{where}:{node.lineno} reaches into the reader"

@@ -51,7 +51,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
-    from qa.engine import load_embedder
+    from index.models import load_embedder
     from qa.eval import EvalOptions, run_eval
     from qa.eval_data import EvalFileError, load_news, load_squad
     from qa.eval_report import failures, failures_text, to_json, to_table

@@ -75,10 +75,10 @@ def ingest_sources(
     from index.build import ingest
     from index.feeds import is_url, known_urls, load_states, read_url, save_states
     from index.fetch import Fetcher
+    from index.models import load_embedder
     from index.reading import READS, locate, read_located
     from index.records import Article, ReadFailure
     from index.wording import plural
-    from qa.engine import load_embedder
 
     def say(text: str, *, err: bool = True) -> None:
         line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}" if stamp else text

@@ -22,8 +22,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from index.build import rebuild
+    from index.models import load_embedder
     from index.wording import plural
-    from qa.engine import load_embedder
 
     def say(message: str) -> None:
         print(message, file=sys.stderr, flush=True)

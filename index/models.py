@@ -1,0 +1,49 @@
+"""Which embedder a model name gets: the policy ingest, rebuild and questions share.
+
+The model's cached export (index/exported.py) where it can be made, in float32 for
+questions and in the settings' dtype for ingest; sentence-transformers (torch) otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from index.embedder import Embedder, SentenceTransformerEmbedder
+from index.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def load_embedder(
+    settings: Settings, *, writing: bool = False, notify: Callable[[str], None] | None = None
+) -> Callable[[str], Embedder]:
+    """A factory of the real embedder for a model name.
+
+    The model's cached export (index/exported.py): OpenVINO and tokenizers, ready in a
+    fraction of a second where importing torch and sentence-transformers takes seconds, and
+    faster per batch. For answering (the default) in float32; when `writing` (ingest,
+    rebuild: long runs of batches) with the settings' dtype, bfloat16 where that is fast.
+    The first use of a model makes its export (torch is imported then, and `notify` told);
+    a model that cannot be exported is embedded by sentence-transformers.
+    """
+
+    def make(model: str) -> Embedder:
+        from index.export import ensure_export
+        from index.exported import open_export
+
+        ensure_export(model, notify)
+        fast = open_export(
+            model,
+            batch_size=settings.batch_size,
+            dtype=settings.dtype if writing else "float32",
+            throughput=writing,
+        )
+        if fast is not None:
+            return fast
+        log.info("%s: embedding with sentence-transformers (torch)", model)
+        return SentenceTransformerEmbedder(
+            model, dtype=settings.dtype, batch_size=settings.batch_size
+        )
+
+    return make
