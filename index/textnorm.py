@@ -49,4 +49,9 @@ def _variant(match: re.Match[str]) -> str:
 
 def terms(text: str) -> list[str]:
     """The folded words of `text`; Persian punctuation (؟ ، ۔ ؛) separates like any other."""
-    return _TOKEN.findall(fold(text))
+    return words(fold(text))
+
+
+def words(folded: str) -> list[str]:
+    """The words of text already folded (`terms` of the unfolded text)."""
+    return _TOKEN.findall(folded)

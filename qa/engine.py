@@ -27,7 +27,7 @@ from qa.quotes import (
     ranked_passages,
     score_sentences,
 )
-from qa.recency import RECENT_WEIGHT, by_date
+from qa.recency import RECENT_WEIGHT, by_date, gains
 from qa.retriever import RetrievalSettings, Retriever
 from qa.timeline import Timeline, oldest_first, one_per_story
 
@@ -156,8 +156,11 @@ class Engine:
                 )
             if not hits:
                 self._rule_out(applied)
-            scored = score_sentences(question, query, hits, self._sentences, self.quote_settings)
-            scored = by_date(scored, today, self._quote_recency(recent, prior))
+            gained = gains(hits, today, self._quote_recency(recent, prior))
+            scored = score_sentences(
+                question, query, hits, self._sentences, self.quote_settings, gained
+            )
+            scored = by_date(scored, today)
             passages = ranked_passages(hits, scored, question.k, self.quote_settings.per_article)
             decision = decide(scored, self.abstention)
             quotes = [] if decision.abstained else pick_quotes(scored, self.quote_settings)

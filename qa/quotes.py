@@ -13,18 +13,20 @@ from __future__ import annotations
 
 import math
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from index.embedder import Embedder
-from index.textnorm import fold, terms
+from index.textnorm import fold, terms, words
 from qa import answer_type
 from qa.answer import Hit, Passage, Question, Quote
 from qa.stopwords import STOPWORDS
 
 STEM = 5  # words are matched on their first letters: "invented" meets "invention"
+SENTENCES_KEPT = 20_000  # sentences whose folded words are kept between questions
 
 
 Candidate = tuple[Hit, int, int, int, str]  # (hit, its rank, start, end, sentence text)
@@ -74,6 +76,15 @@ class Sentence:
 def content_terms(text: str) -> set[str]:
     """The folded words of `text` that say what it is about, cut to their first letters."""
     return {t[:STEM] for t in terms(text) if t not in STOPWORDS}
+
+
+@lru_cache(maxsize=SENTENCES_KEPT)
+def _facts(text: str) -> tuple[str, frozenset[str]]:
+    """(a sentence's folded words as one string: the same for two copies of it, its
+    content_terms), folded once and kept: a news bot meets the same sentences often."""
+    folded = fold(text)
+    held = frozenset(w[:STEM] for w in words(folded) if w not in STOPWORDS)
+    return " ".join(folded.split()), held
 
 
 def is_question(sentence: str) -> bool:
@@ -137,8 +148,10 @@ def score_sentences(
     hits: Sequence[Hit],
     vectors: SentenceVectors | Embedder,
     settings: QuoteSettings | None = None,
+    gains: Mapping[int, float] | None = None,
 ) -> list[Sentence]:
-    """Every distinct sentence of the top `settings.passages` hits, best first."""
+    """Every distinct sentence of the top `settings.passages` hits, best first; a sentence's
+    score gains what `gains` gives its chunk (qa.recency.gains)."""
     s = settings or QuoteSettings()
     if isinstance(vectors, Embedder):
         vectors = SentenceVectors(vectors, size=0)
@@ -149,15 +162,15 @@ def score_sentences(
     wanted = content_terms(question.text)
     kind = answer_type.expected(question.text)
     asked = answer_type.words_of(question.text)
-    held = [content_terms(text) for *_, text in candidates]
+    held = [_facts(text)[1] for *_, text in candidates]
     # Inverse document frequency among the candidates: a word every sentence holds tells
     # nothing about which one answers; a word none holds (not in the index) counts most.
     n = len(held)
     weight = {w: math.log((n + 1) / (sum(w in h for h in held) + 0.5)) for w in wanted}
     total = sum(weight.values())
     out = []
-    for (hit, rank, start, end, text), cos, words in zip(candidates, cosines, held, strict=True):
-        coverage = sum(weight[w] for w in wanted & words) / total if total > 0 else 0.0
+    for (hit, rank, start, end, text), cos, own in zip(candidates, cosines, held, strict=True):
+        coverage = sum(weight[w] for w in wanted & own) / total if total > 0 else 0.0
         support = float(cos) + s.lexical_weight * coverage
         out.append(
             Sentence(
@@ -172,7 +185,8 @@ def score_sentences(
                 score=support
                 + s.passage_weight / (1 + rank)
                 + s.type_weight * answer_type.holds(kind, text, asked)
-                - s.question_penalty * is_question(text),
+                - s.question_penalty * is_question(text)
+                + (gains.get(hit.chunk.id, 0.0) if gains else 0.0),
             )
         )
     out.sort(key=lambda c: -c.score)
@@ -302,7 +316,7 @@ def _candidates(hits: Sequence[Hit]) -> list[Candidate]:
         chunk = hit.chunk
         for start, end in chunk.sentences:
             text = chunk.sentence_text(start, end)
-            key = " ".join(fold(text).split())
+            key = _facts(text)[0]
             if (chunk.article_id, start) in seen_spans or key in seen_texts:
                 continue
             seen_spans.add((chunk.article_id, start))

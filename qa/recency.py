@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Iterable, Sequence
 from datetime import date
 
+from qa.answer import Hit
 from qa.quotes import Sentence
 
 TIE = 0.01  # sentences whose scores differ by less than this answer equally well
@@ -29,19 +29,19 @@ def freshness(published: str | None, today: date) -> float:
     return 0.0 if age is None else math.pow(0.5, age / HALF_LIFE_DAYS)
 
 
-def by_date(scored: Sequence[Sentence], today: date, weight: float) -> list[Sentence]:
-    """The sentences best first; among near-equal scores the newer article first. Each
-    score first gains `weight` times its article's freshness (RECENT_WEIGHT for --recent,
-    QuoteSettings.recency_weight for the mild default, 0 for none)."""
-    out = list(scored)
-    if weight:
-        out = [
-            replace(c, score=c.score + weight * freshness(c.hit.chunk.published, today))
-            for c in out
-        ]
+def gains(hits: Iterable[Hit], today: date, weight: float) -> dict[int, float]:
+    """chunk id -> what its sentences gain for their article's freshness: `weight` times
+    it (RECENT_WEIGHT for --recent, QuoteSettings.recency_weight for the mild default)."""
+    if not weight:
+        return {}
+    return {h.chunk.id: weight * freshness(h.chunk.published, today) for h in hits}
 
-    def key(c: Sentence) -> tuple[float, float]:
-        age = age_days(c.hit.chunk.published, today)
-        return (-round(c.score / TIE), age if age is not None else math.inf)
 
-    return sorted(out, key=key)
+def by_date(scored: Sequence[Sentence], today: date) -> list[Sentence]:
+    """The sentences best first; among near-equal scores the newer article first."""
+    ages: dict[int, float] = {}
+    for c in scored:
+        if c.hit.chunk.id not in ages:
+            age = age_days(c.hit.chunk.published, today)
+            ages[c.hit.chunk.id] = math.inf if age is None else age
+    return sorted(scored, key=lambda c: (-round(c.score / TIE), ages[c.hit.chunk.id]))

@@ -166,27 +166,30 @@ def test_plain_phrase_filters(engine: Engine) -> None:
 def test_newer_first_among_equals_and_recent() -> None:
     from qa.answer import Hit
     from qa.quotes import Sentence
-    from qa.recency import RECENT_WEIGHT, by_date
+    from qa.recency import RECENT_WEIGHT, by_date, gains
 
-    def sentence(published: str | None, score: float) -> Sentence:
+    def sentence(cid: int, published: str | None, score: float) -> Sentence:
         chunk = StoredChunk(
-            1, published or "undated", "t", None, published, None, "x", 0, 1, ((0, 1),)
+            cid, published or "undated", "t", None, published, None, "x", 0, 1, ((0, 1),)
         )
         return Sentence(Hit(chunk, 0.0, 0.0), 0, 0, 1, "x", 0.5, 0.5, score, score)
 
     old, new, undated = (
-        sentence("2023-01-01", 0.803),
-        sentence("2023-03-01", 0.801),
-        sentence(None, 0.802),
+        sentence(1, "2023-01-01", 0.803),
+        sentence(2, "2023-03-01", 0.801),
+        sentence(3, None, 0.802),
     )
-    assert [c.hit.chunk.published for c in by_date([old, undated, new], TODAY, 0.0)] == [
+    assert [c.hit.chunk.published for c in by_date([old, undated, new], TODAY)] == [
         "2023-03-01",
         "2023-01-01",
         None,
     ], "equal answers: the newer first, undated last"
-    better_old = sentence("2023-01-01", 0.83)
-    assert by_date([better_old, new], TODAY, 0.0)[0] is better_old
-    assert by_date([better_old, new], TODAY, RECENT_WEIGHT)[0].hit.chunk.published == "2023-03-01"
+    better_old = sentence(4, "2023-01-01", 0.83)
+    assert by_date([better_old, new], TODAY)[0] is better_old
+    gained = gains([c.hit for c in (better_old, new, undated)], TODAY, RECENT_WEIGHT)
+    assert gained[3] == 0.0 and gained[2] > gained[4] > 0, "undated gains nothing"
+    assert new.score + gained[2] > better_old.score + gained[4], "--recent lifts the newer"
+    assert gains([new.hit], TODAY, 0.0) == {}
 
 
 def test_recent_moves_newer_articles_up(engine: Engine) -> None:
