@@ -92,7 +92,7 @@ def measure(size: int, folders: dict[str, Path], qs: list[str]) -> dict:
     from index.store import Store
     from qa.answer import Question
     from qa.engine import Engine
-    from qa.quotes import select_quotes
+    from qa.quotes import pick_quotes, score_sentences
 
     # What `qa ask` embeds questions with: the model's export where there is one.
     embedder = load_embedder(Settings.from_env({}))(DEFAULT_MODEL)
@@ -143,13 +143,14 @@ def measure(size: int, folders: dict[str, Path], qs: list[str]) -> dict:
             e.reader.keyword(q, 50)
             st["keyword"].append(now_ms() - t)
             t = now_ms()
-            hits = e.retriever.search(question, vec)
+            _, hits = e.retriever.embed_and_search(question, query=vec)
             st["retrieve"].append(now_ms() - t)
             t = now_ms()
             e.retriever.embed_and_search(question)
             st["embed+retrieve"].append(now_ms() - t)
             t = now_ms()
-            select_quotes(question, vec, hits, e._sentences, e.quote_settings)
+            scored = score_sentences(question, vec, hits, e.sentence_vectors, e.quote_settings)
+            pick_quotes(scored, e.quote_settings)
             st["quotes"].append(now_ms() - t)
         for k, top in tops.items():
             for n, want in zip((10, 50), exact[q], strict=True):

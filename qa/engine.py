@@ -60,7 +60,7 @@ class Engine:
         self.retriever = Retriever(self.reader, self.embedder, retrieval)
         self.quote_settings = quotes or QuoteSettings()
         self.abstention = abstention or AbstentionSettings()
-        self._sentences = self._sentence_vectors()
+        self.sentence_vectors = self._sentence_vectors()
 
     def _embedder_for(self, model: str) -> Embedder:
         if self.settings.model is not None:
@@ -85,7 +85,7 @@ class Engine:
         if self.reader.refresh() and self.reader.manifest.model != self.embedder.name:
             self.embedder = self._embedder_for(self.reader.manifest.model)
             self.retriever = Retriever(self.reader, self.embedder, self.retriever.settings)
-            self._sentences = self._sentence_vectors()
+            self.sentence_vectors = self._sentence_vectors()
 
     def ask(
         self,
@@ -158,7 +158,7 @@ class Engine:
                 self._rule_out(applied)
             gained = gains(hits, today, self._quote_recency(recent, prior))
             scored = score_sentences(
-                question, query, hits, self._sentences, self.quote_settings, gained
+                question, query, hits, self.sentence_vectors, self.quote_settings, gained
             )
             scored = by_date(scored, today)
             passages = ranked_passages(hits, scored, question.k, self.quote_settings.per_article)
@@ -199,7 +199,7 @@ class Engine:
             query, hits = self.retriever.embed_and_search(question, applied.scope())
             if not hits:
                 self._rule_out(applied)
-            scored = score_sentences(question, query, hits, self._sentences, wide)
+            scored = score_sentences(question, query, hits, self.sentence_vectors, wide)
             best = one_per_story(scored, self.abstention.min_support)[:limit]
             quotes = self._also_reported([quote_of(c) for c in best], hits)
         return Timeline(

@@ -20,10 +20,10 @@ from functools import lru_cache
 import numpy as np
 
 from index.embedder import Embedder
+from index.stopwords import STOPWORDS
 from index.textnorm import fold, terms, words
 from qa import answer_type
 from qa.answer import Hit, Passage, Question, Quote
-from qa.stopwords import STOPWORDS
 
 STEM = 5  # words are matched on their first letters: "invented" meets "invention"
 SENTENCES_KEPT = 20_000  # sentences whose folded words are kept between questions
@@ -241,17 +241,6 @@ def _joined(
         if "\n" not in chunk.sentence_text(lo, hi):
             run.append(other)
     return sorted(run, key=lambda x: x.start)
-
-
-def select_quotes(
-    question: Question,
-    query: np.ndarray,
-    hits: list[Hit],
-    embedder: Embedder | SentenceVectors,
-    settings: QuoteSettings | None = None,
-) -> list[Quote]:
-    """Up to `max_quotes` verbatim sentences, best first, from distinct stories when possible."""
-    return pick_quotes(score_sentences(question, query, hits, embedder, settings), settings)
 
 
 def best_scores(scored: Sequence[Sentence]) -> dict[int, float]:

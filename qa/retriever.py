@@ -50,16 +50,6 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings or RetrievalSettings()
 
-    def search(
-        self, question: Question, query: np.ndarray | None = None, scope: Scope | None = None
-    ) -> list[Hit]:
-        """The top `question.k` distinct passages; `query` is the question's vector when known.
-
-        A `scope` (dates, source) applies inside both searches, so a filtered question still
-        gets k passages when k exist.
-        """
-        return self.embed_and_search(question, scope, query)[1]
-
     def embed_and_search(
         self,
         question: Question,
@@ -67,7 +57,10 @@ class Retriever:
         query: np.ndarray | None = None,
         today: date | None = None,
     ) -> tuple[np.ndarray, list[Hit]]:
-        """(the question's vector, `search`'s passages).
+        """(the question's vector, its top `question.k` distinct passages); `query` is the
+        question's vector when known, `today` the day the recency prior counts from (None:
+        no prior). A `scope` (dates, source) applies inside both searches, so a filtered
+        question still gets k passages when k exist.
 
         Keyword search needs no vector, so it runs on another thread while the question is
         embedded and searched densely: SQLite, OpenVINO and FAISS let go of the GIL, and the

@@ -65,7 +65,7 @@ def test_retrieval_never_raises(reader: IndexReader, text: str) -> None:
         question = Question.parse(text, 3)
     except EmptyQuestion:
         return
-    hits = Retriever(reader, HashingEmbedder()).search(question)
+    _, hits = Retriever(reader, HashingEmbedder()).embed_and_search(question)
     assert len(hits) <= 3
 
 

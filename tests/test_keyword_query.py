@@ -10,9 +10,7 @@ import pytest
 from index.keyword_query import match_expression, query_terms, split
 from index.manifest import Layout
 from index.records import Article, Chunk
-from index.stopwords import STOPWORDS
 from index.store import Store
-from qa.stopwords import STOPWORDS as QA_STOPWORDS
 
 
 def test_stopwords_are_left_out() -> None:
@@ -24,10 +22,6 @@ def test_a_question_of_stopwords_only_keeps_all_its_words() -> None:
     assert query_terms("What is it?") == ["what", "is", "it"]
     assert query_terms("the THE the") == ["the"]
     assert query_terms("؟ ...") == []
-
-
-def test_qa_reads_the_same_list() -> None:
-    assert QA_STOPWORDS is STOPWORDS
 
 
 def test_split_by_the_budget() -> None:

@@ -9,7 +9,7 @@ import numpy as np
 from index.records import StoredChunk
 from index.sentences import split_sentences
 from qa.abstain import AbstentionSettings, decide
-from qa.answer import Hit, Question
+from qa.answer import Hit, Question, Quote
 from qa.quotes import (
     QuoteSettings,
     SentenceVectors,
@@ -17,7 +17,6 @@ from qa.quotes import (
     order_passages,
     pick_quotes,
     score_sentences,
-    select_quotes,
 )
 from tests.fakes import HashingEmbedder
 
@@ -36,6 +35,17 @@ def chunk(cid: int, article: str, text: str, story: int | None = None) -> Stored
         sentences=tuple(split_sentences(text, "en")),
         story=story,
     )
+
+
+def select_quotes(
+    question: Question,
+    query: np.ndarray,
+    hits: list[Hit],
+    vectors: HashingEmbedder,
+    settings: QuoteSettings | None = None,
+) -> list[Quote]:
+    """What the engine does: score every sentence, then pick the quotes."""
+    return pick_quotes(score_sentences(question, query, hits, vectors, settings), settings)
 
 
 def hits_of(*chunks: StoredChunk) -> list[Hit]:

@@ -64,7 +64,7 @@ def test_keyword_weight_zero_is_dense_only(tmp_path: Path) -> None:
     e = HashingEmbedder()
     dense_only = Retriever(eng.reader, e, RetrievalSettings(keyword_weight=0.0))
     q = Question.parse("Mira Holt chess", 2)
-    hits = dense_only.search(q)
+    _, hits = dense_only.embed_and_search(q)
     ranked = [cid for cid, _ in eng.reader.dense(e.embed_query(q.text), 2)]
     assert [h.chunk.id for h in hits] == ranked
 
@@ -104,7 +104,9 @@ def test_keyword_search_on_its_thread_gives_what_one_thread_would(tmp_path: Path
     query, hits = eng.retriever.embed_and_search(question)
     assert seen and seen[0].startswith("keyword") and seen[0] != threading.current_thread().name
     assert np.allclose(query, eng.embedder.embed_query(question.text))
-    alone = eng.retriever.search(question, eng.embedder.embed_query(question.text))
+    _, alone = eng.retriever.embed_and_search(
+        question, query=eng.embedder.embed_query(question.text)
+    )
     assert [h.chunk.id for h in hits] == [h.chunk.id for h in alone] and hits
 
     def broken(_text: str) -> np.ndarray:
