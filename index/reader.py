@@ -144,6 +144,10 @@ class IndexReader:
         """(len(ids),) days from each chunk's article to `today`; NaN where undated."""
         return self.day_table().ages(np.asarray(ids, dtype=np.int64), today)
 
+    def vector_count(self) -> int:
+        """Vectors in this generation's vector index (the manifest's chunks, when whole)."""
+        return len(self._vectors)
+
     def vectors_of(self, ids: list[int]) -> np.ndarray:
         """(len(ids), d) stored unit vectors of chunks known to this generation."""
         return self._vectors.vectors_of(ids)

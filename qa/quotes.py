@@ -126,6 +126,10 @@ class SentenceVectors:
                 rows[i] = v
         return np.stack(rows) if rows else _empty(self.embedder)  # type: ignore[arg-type]
 
+    def __len__(self) -> int:
+        """Sentences whose vectors are kept for the next question."""
+        return len(self._cache)
+
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), d) unit vectors."""
         missing = list(dict.fromkeys(t for t in texts if t not in self._cache))

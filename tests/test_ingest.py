@@ -36,7 +36,7 @@ def consistent(folder: Path) -> IndexReader:
     """The index opens and its FAISS file agrees with its chunk rows."""
     reader = IndexReader(folder)
     ids, _ = reader.store.vectors(reader.manifest.dimension)
-    assert len(reader._vectors) == len(ids) == reader.manifest.chunks
+    assert reader.vector_count() == len(ids) == reader.manifest.chunks
     assert reader.store.counts() == (reader.manifest.articles, reader.manifest.chunks)
     return reader
 

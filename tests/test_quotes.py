@@ -132,7 +132,7 @@ def test_sentence_cache_gives_the_same_vectors_and_stays_bounded() -> None:
     assert e.embedded == calls, "cached sentences are not embedded again"
     assert np.allclose(first, again)
     cache(["five six"])
-    assert len(cache._cache) == 2
+    assert len(cache) == 2
     assert cache([]).shape == (0, e.dimension)
     assert np.allclose(SentenceVectors(e, size=0)(["one two"]), first[:1])
 
