@@ -56,12 +56,12 @@ def child_env(cache: Path) -> dict[str, str]:
 
 def prepare_caches(work: Path) -> tuple[Path, Path]:
     """(a cache with the default model exported, one where it is marked unsupported)."""
-    from index.exported import FORMAT, ExportMeta, fingerprint, model_folder
+    from index.openvino_embedder import FORMAT, ExportMeta, fingerprint, model_folder
     from index.settings import DEFAULT_MODEL
 
     export, torch = work / "cache-export", work / "cache-torch"
     subprocess.run(
-        [sys.executable, "-c", "from index.export import ensure_export as e; "
+        [sys.executable, "-c", "from index.model_export import ensure_export as e; "
          f"assert e({DEFAULT_MODEL!r})"],
         cwd=ROOT, env=child_env(export), check=True,
     )  # fmt: skip

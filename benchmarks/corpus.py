@@ -45,7 +45,7 @@ def _squad(path: Path, lang: str) -> list[Article]:
 
 def real_articles() -> list[Article]:
     """Every real article on this machine: XQuAD (en), PersianQA (fa), the demo (en)."""
-    from index.reading import read_paths
+    from index.sources import read_paths
 
     articles = [a for a in read_paths([DEMO], max_bytes=10**7) if isinstance(a, Article)]
     if XQUAD.exists():

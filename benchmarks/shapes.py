@@ -101,8 +101,8 @@ def main() -> None:
     )
     args = p.parse_args()
     from benchmarks.ingest import make_embedder
-    from index.export import ensure_export
-    from index.exported import ExportedEmbedder
+    from index.model_export import ensure_export
+    from index.openvino_embedder import ExportedEmbedder
     from index.settings import DEFAULT_MODEL
 
     header("the model's pass: dynamic shapes beside a static shape per width")

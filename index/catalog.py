@@ -23,7 +23,7 @@ class Selection:
     files they were read from (`path`: one file, or every file under a folder)."""
 
     scope: Scope = field(default_factory=Scope)
-    path: str | None = None  # absolute, as index.reading stores it
+    path: str | None = None  # absolute, as index.sources stores it
 
     @property
     def everything(self) -> bool:

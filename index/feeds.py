@@ -12,7 +12,7 @@ from typing import Any
 
 from index.dates import to_iso
 from index.fetch import Fetcher, FetchError, Page
-from index.html_reader import parse_html
+from index.formats.html import parse_html
 from index.lock import write_lock
 from index.manifest import Layout
 from index.records import Article, ReadFailure

@@ -1,6 +1,6 @@
 """Which stored article a file's article continues when its id is not stored yet.
 
-A file's article id is `file:` and the file's absolute path (index.reading.file_id). Two
+A file's article id is `file:` and the file's absolute path (index.sources.file_id). Two
 things leave the same file's article stored under another id:
 
 - an index written before ids were absolute: the id was the path relative to the folder

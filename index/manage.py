@@ -27,7 +27,7 @@ from index.manifest import Layout
 from index.records import Article
 from index.settings import Settings
 
-# What index.json_reader reads back; `qa ingest` of an export restores these.
+# What index.formats.jsonl reads back; `qa ingest` of an export restores these.
 EXPORT_FIELDS = ("id", "title", "text", "url", "published", "source", "lang")
 
 

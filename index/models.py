@@ -1,6 +1,6 @@
 """Which embedder a model name gets: the policy ingest, rebuild and questions share.
 
-The model's cached export (index/exported.py) where it can be made, in float32 for
+The model's cached export (index/openvino_embedder.py) where it can be made, in float32 for
 questions and in the settings' dtype for ingest; sentence-transformers (torch) otherwise.
 """
 
@@ -20,7 +20,7 @@ def load_embedder(
 ) -> Callable[[str], Embedder]:
     """A factory of the real embedder for a model name.
 
-    The model's cached export (index/exported.py): OpenVINO and tokenizers, ready in a
+    The model's cached export (index/openvino_embedder.py): OpenVINO and tokenizers, ready in a
     fraction of a second where importing torch and sentence-transformers takes seconds, and
     faster per batch. For answering (the default) in float32; when `writing` (ingest,
     rebuild: long runs of batches) with the settings' dtype, bfloat16 where that is fast.
@@ -29,8 +29,8 @@ def load_embedder(
     """
 
     def make(model: str) -> Embedder:
-        from index.export import ensure_export
-        from index.exported import open_export
+        from index.model_export import ensure_export
+        from index.openvino_embedder import open_export
 
         ensure_export(model, notify)
         fast = open_export(

@@ -136,7 +136,7 @@ def load_news(questions_path: Path, articles_path: Path) -> EvalSet:
     A line that cannot be used is named with its file and line; an article file with any
     such line is refused whole, so the index is never built from part of it.
     """
-    from index.json_reader import parse_jsonl
+    from index.formats.jsonl import parse_jsonl
     from index.records import ReadFailure
 
     raw = _read_text(articles_path)

@@ -22,7 +22,7 @@ import numpy as np
 from index.embedder import Embedder
 from index.stopwords import STOPWORDS
 from index.textnorm import fold, terms, words
-from qa import answer_type
+from qa import asked_for
 from qa.answer import Hit, Passage, Question, Quote
 
 STEM = 5  # words are matched on their first letters: "invented" meets "invention"
@@ -39,7 +39,7 @@ class QuoteSettings:
     lexical_weight: float = 0.8  # times the rarity-weighted share of question words held
     passage_weight: float = 0.1  # times 1/(1 + the passage's rank)
     keep_ratio: float = 0.8  # later quotes must score at least this share of the best
-    type_weight: float = 0.1  # for holding what the question asks for (qa.answer_type)
+    type_weight: float = 0.1  # for holding what the question asks for (qa.asked_for)
     # Taken from a sentence that is itself a question: it restates what was asked (a
     # newsletter printing the week's quiz) and answers nothing.
     question_penalty: float = 0.3
@@ -164,8 +164,8 @@ def score_sentences(
         return []
     cosines = vectors.of(candidates) @ query
     wanted = content_terms(question.text)
-    kind = answer_type.expected(question.text)
-    asked = answer_type.words_of(question.text)
+    kind = asked_for.expected(question.text)
+    asked = asked_for.words_of(question.text)
     held = [_facts(text)[1] for *_, text in candidates]
     # Inverse document frequency among the candidates: a word every sentence holds tells
     # nothing about which one answers; a word none holds (not in the index) counts most.
@@ -188,7 +188,7 @@ def score_sentences(
                 support=support,
                 score=support
                 + s.passage_weight / (1 + rank)
-                + s.type_weight * answer_type.holds(kind, text, asked)
+                + s.type_weight * asked_for.holds(kind, text, asked)
                 - s.question_penalty * is_question(text)
                 + (gains.get(hit.chunk.id, 0.0) if gains else 0.0),
             )

@@ -35,8 +35,8 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def real_embedder(private_cache: Path) -> Embedder:
     """The bundled all-MiniLM-L6-v2 as `qa ingest` embeds with it (its export, run by
     OpenVINO in bfloat16 where that is fast), made and loaded once per test session."""
-    from index.exported import ExportedEmbedder
     from index.models import load_embedder
+    from index.openvino_embedder import ExportedEmbedder
     from index.settings import DEFAULT_MODEL
 
     embedder = load_embedder(Settings.from_env({}), writing=True)(DEFAULT_MODEL)
@@ -79,7 +79,7 @@ def settings(tmp_path: Path) -> Settings:
 def demo_index(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder) -> Path:
     """An index of the bundled demo corpus built with the real model; copy before writing."""
     from index.build import ingest
-    from index.reading import read_paths
+    from index.sources import read_paths
 
     folder = tmp_path_factory.mktemp("demo") / "index"
     s = Settings.from_env({}, index_dir=folder)
@@ -100,7 +100,7 @@ def demo_copy(demo_index: Path, tmp_path: Path) -> Path:
 def hashing_demo_engine(tmp_path: Path) -> Iterator[object]:
     """An Engine over the demo corpus indexed with the hashing embedder (fast, not the model)."""
     from index.build import ingest
-    from index.reading import read_paths
+    from index.sources import read_paths
     from qa.engine import Engine
 
     hashing = HashingEmbedder()

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from index.build import ingest, rebuild
-from index.reading import read_paths
 from index.settings import Settings
+from index.sources import read_paths
 from tests.fakes import HashingEmbedder
 
 

@@ -17,9 +17,9 @@ from index.build import IngestReport, ingest, rebuild
 from index.embedder import Embedder
 from index.manifest import Layout
 from index.reader import IndexReader
-from index.reading import read_paths
 from index.records import Article
 from index.settings import Settings
+from index.sources import read_paths
 from qa.cli import main
 from qa.engine import Engine
 from tests.conftest import DEMO_DIR, DEMO_QUESTION

@@ -13,8 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from index.reading import read_paths
 from index.records import Article, ReadFailure
+from index.sources import read_paths
 from tests.conftest import ROOT
 from tests.test_crash import state
 

@@ -111,7 +111,7 @@ TOPICS = [
 
 def corpus() -> list[Article]:
     """The demo article, ten distinct topics, hostile markup, and one very long article."""
-    from index.reading import read_paths
+    from index.sources import read_paths
 
     demo = [a for a in read_paths([DEMO_DIR], max_bytes=10**7) if isinstance(a, Article)]
     topics = [

@@ -43,7 +43,7 @@ def test_overlong_sentence_is_cut_at_word_boundaries() -> None:
 
 
 def test_real_tokenizer_budget_holds_for_the_demo(real_embedder: Embedder) -> None:
-    from index.reading import read_paths
+    from index.sources import read_paths
 
     (article,) = list(read_paths([DEMO_DIR], max_bytes=10**7))
     assert isinstance(article, Article)

@@ -37,7 +37,7 @@ def ask(index: Path, *flags: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_qa_ask_without_torch(demo_index: Path) -> None:
-    from index.export import ensure_export
+    from index.model_export import ensure_export
     from index.settings import DEFAULT_MODEL
 
     assert ensure_export(DEFAULT_MODEL) is not None  # as the ingest of the index would have

@@ -9,8 +9,8 @@ import pytest
 
 from index.build import ingest
 from index.lock import write_lock
-from index.reading import read_paths
 from index.settings import Settings
+from index.sources import read_paths
 from qa.engine import Engine
 from tests.conftest import DEMO_DIR
 from tests.fakes import HashingEmbedder

@@ -22,8 +22,8 @@ from index.build import ingest
 from index.doctor import check
 from index.manage import delete
 from index.reader import IndexReader
-from index.reading import read_paths
 from index.settings import Settings
+from index.sources import read_paths
 from qa.engine import Engine
 from tests.conftest import DEMO_DIR, DEMO_QUESTION, ROOT
 from tests.fakes import HashingEmbedder

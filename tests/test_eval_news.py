@@ -145,7 +145,7 @@ def test_news_eval_asks_as_of_the_day_with_the_real_model(
 @pytest.fixture
 def news_index(tmp_path: Path, real_factory: Callable[[str], Embedder]) -> Path:
     from index.build import ingest
-    from index.reading import read_paths
+    from index.sources import read_paths
 
     _, a = write(tmp_path, [])
     settings = Settings.from_env({}, index_dir=tmp_path / "news-index")

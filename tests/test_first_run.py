@@ -46,7 +46,7 @@ def test_embedding_hands_openvino_no_python_callback(
 
 
 def test_an_export_embedder_is_freed_on_the_thread_that_drops_it(real_embedder: Embedder) -> None:
-    from index.exported import open_export
+    from index.openvino_embedder import open_export
 
     freed_on: list[int] = []
     for throughput in (True, False, True):
@@ -62,8 +62,8 @@ def test_an_export_embedder_is_freed_on_the_thread_that_drops_it(real_embedder: 
 def test_partial_exports_of_dead_runs_are_removed_at_the_next_start(
     real_embedder: Embedder,
 ) -> None:
-    from index.export import ensure_export
-    from index.exported import cache_root
+    from index.model_export import ensure_export
+    from index.openvino_embedder import cache_root
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], text=True,
                           capture_output=True, check=True)  # fmt: skip
@@ -93,7 +93,7 @@ def test_ingest_rate_leaves_out_the_lock_wait_and_preparing_the_model(
     waiting for another writer or making the model's export."""
     from index.build import ingest
     from index.lock import write_lock
-    from index.reading import read_paths
+    from index.sources import read_paths
 
     hashing = HashingEmbedder()
 

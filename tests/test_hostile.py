@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from index.build import ingest
-from index.reading import read_paths
 from index.settings import Settings
+from index.sources import read_paths
 from qa.answer import MAX_QUESTION_CHARS, EmptyQuestion, Question
 from qa.engine import Engine
 from tests.conftest import DEMO_DIR

@@ -1,6 +1,6 @@
 """One file is one article, however its path is typed, and an edit always replaces the old text.
 
-Ids of files are `file:` and the absolute path (index.reading.file_id); an index made when ids
+Ids of files are `file:` and the absolute path (index.sources.file_id); an index made when ids
 were relative to the folder typed, and an archive folder moved elsewhere, carry on under the
 new ids (index.identity).
 """
@@ -15,9 +15,9 @@ import pytest
 
 from index.build import IngestReport, ingest
 from index.embedder import Embedder
-from index.reading import file_id, locate, read_paths
 from index.records import Article
 from index.settings import Settings
+from index.sources import file_id, locate, read_paths
 from index.store import Store
 from tests.fakes import HashingEmbedder
 

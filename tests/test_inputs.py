@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from index.reading import find_files, read_file, read_paths
 from index.records import Article, ReadFailure
+from index.sources import find_files, read_file, read_paths
 from tests.test_readers import read
 
 MB = 10**6

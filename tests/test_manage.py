@@ -24,8 +24,8 @@ from index.lock import write_lock
 from index.manage import delete
 from index.manifest import Layout
 from index.reader import IndexReader
-from index.reading import read_paths
 from index.settings import Settings
+from index.sources import read_paths
 from index.vectors import VectorIndex
 from qa.cli import main
 from qa.engine import Engine

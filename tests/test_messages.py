@@ -20,7 +20,7 @@ import pytest
 
 from index.embedder import Embedder
 from index.errors import IndexCorrupt
-from index.reading import read_paths
+from index.sources import read_paths
 from qa.cli import build_parser, main
 from qa.commands.ask import filters_from
 from qa.engine import Engine

@@ -10,9 +10,9 @@ from index.build import ingest
 from index.embedder import Embedder
 from index.neardup import containment, shingles
 from index.reader import IndexReader
-from index.reading import read_paths
 from index.records import Article
 from index.settings import Settings
+from index.sources import read_paths
 from tests.conftest import DEMO_DIR
 
 OTHERS = {

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from index.reading import read_paths
 from index.records import Article, ReadFailure
+from index.sources import read_paths
 from tests.conftest import DEMO_DIR
 
 MB = 10**6

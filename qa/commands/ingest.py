@@ -76,8 +76,8 @@ def ingest_sources(
     from index.feeds import is_url, known_urls, load_states, read_url, save_states
     from index.fetch import Fetcher
     from index.models import load_embedder
-    from index.reading import READS, locate, read_located
     from index.records import Article, ReadFailure
+    from index.sources import READS, locate, read_located
     from index.wording import plural
 
     def say(text: str, *, err: bool = True) -> None:

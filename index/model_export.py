@@ -1,4 +1,4 @@
-"""Making the export that `index.exported` embeds with: once per model, with torch.
+"""Making the export that `index.openvino_embedder` embeds with: once per model, with torch.
 
 Called by an ingest or rebuild before it embeds, and by a question that had to fall back to
 sentence-transformers. The model is loaded in float32 and its whole module pipeline converted
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from index.embedder import normalise
-from index.exported import (
+from index.openvino_embedder import (
     CANARY,
     FILES,
     FORMAT,

@@ -18,7 +18,7 @@ def parse_json(raw: str, *, path: str, ident: str = "") -> Iterator[Article | Re
     """Articles from a JSON document holding one record or a list of records.
 
     `path` names the file in messages; a record with neither `id` nor `url` gets the id
-    `IDENT#N` (`ident`: the file's id, see index.reading.file_id), its place in the file.
+    `IDENT#N` (`ident`: the file's id, see index.sources.file_id), its place in the file.
     """
     try:
         data = json.loads(raw)

@@ -3,7 +3,7 @@
 Importing sentence-transformers (and torch under it) takes seconds, longer than the rest of a
 `qa ask` together; OpenVINO and tokenizers import in a fraction of one. And OpenVINO's fused
 kernels embed a batch faster than torch does, most of all in bfloat16. So questions and ingest
-both run an export of the model made once with torch by `index.export` (before the first
+both run an export of the model made once with torch by `index.model_export` (before the first
 ingest or rebuild embeds, or by the first question that had to load torch); this module never
 imports torch.
 

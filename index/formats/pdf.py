@@ -10,8 +10,8 @@ import io
 import logging
 from typing import Any
 
+from index.formats.text import parse_plain
 from index.records import Article, ReadFailure
-from index.text_reader import parse_plain
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qa.answer_type import expected, holds, words_of
+from qa.asked_for import expected, holds, words_of
 
 
 def test_question_words_say_what_is_asked_for() -> None:

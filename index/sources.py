@@ -10,13 +10,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from index.docx_reader import parse_docx
 from index.feeds import other_url
-from index.html_reader import parse_html
-from index.json_reader import parse_json, parse_jsonl
-from index.pdf_reader import parse_pdf
+from index.formats.docx import parse_docx
+from index.formats.html import parse_html
+from index.formats.jsonl import parse_json, parse_jsonl
+from index.formats.pdf import parse_pdf
+from index.formats.text import parse_text
 from index.records import Article, ReadFailure
-from index.text_reader import parse_text
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from index.embedder import Embedder, resolve_model
-from index.exported import (
+from index.openvino_embedder import (
     FORMAT,
     ExportedEmbedder,
     ExportMeta,
@@ -49,7 +49,7 @@ def demo_texts() -> list[str]:
 @pytest.fixture(scope="session")
 def exported(private_cache: Path) -> Path:
     """The session cache with the bundled model exported (as `qa ingest` would leave it)."""
-    from index.export import ensure_export
+    from index.model_export import ensure_export
 
     path = ensure_export(DEFAULT_MODEL)
     assert path is not None and path.parent == cache_root()
@@ -230,7 +230,7 @@ def test_model_with_a_prompt_is_not_exported_and_falls_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     from index.embedder import SentenceTransformerEmbedder
-    from index.export import ensure_export
+    from index.model_export import ensure_export
     from index.models import load_embedder
     from index.settings import Settings
 
@@ -254,7 +254,7 @@ def test_export_that_disagrees_is_discarded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A graph whose vectors differ from sentence-transformers' is never installed."""
-    from index.export import ensure_export
+    from index.model_export import ensure_export
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     folder = linked_model(tmp_path)
@@ -279,7 +279,7 @@ def test_stale_export_of_a_changed_model_is_replaced(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exported: Path
 ) -> None:
     """A model folder that changed has a new key; its old export is removed at the next one."""
-    from index.export import _remove_stale, remove_partial
+    from index.model_export import _remove_stale, remove_partial
 
     root = tmp_path / "cache" / "newsqa" / "exports"
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))

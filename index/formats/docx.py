@@ -7,8 +7,8 @@ import zipfile
 from datetime import UTC, datetime
 from typing import Any
 
+from index.formats.text import parse_plain
 from index.records import Article, ReadFailure
-from index.text_reader import parse_plain
 
 # The creation date python-docx's own blank template carries: a file made from it says nothing
 # about when its article was written.
