@@ -126,11 +126,13 @@ class IndexReader:
             return self.store.chunk_ids_in(scope)
         return self.day_table().between(scope.since, scope.until)
 
-    def in_scope(self, ids: np.ndarray, scope: Scope) -> np.ndarray:
-        """(len(ids),) bool: which of these chunks `scope` holds (by the day table when
-        the scope is of dates alone)."""
+    def in_scope(
+        self, ids: np.ndarray, scope: Scope, allowed: np.ndarray | None = None
+    ) -> np.ndarray:
+        """(len(ids),) bool: which of these chunks `scope` holds: by the day table when the
+        scope is of dates alone, else by the scope's chunk ids (`allowed`, when known)."""
         if scope.source or scope.everything:
-            return np.isin(ids, self.store.chunk_ids_in(scope))
+            return np.isin(ids, self.chunk_ids_in(scope) if allowed is None else allowed)
         return self.day_table().inside(ids, scope.since, scope.until)
 
     def day_table(self) -> DayTable:
@@ -157,12 +159,10 @@ class IndexReader:
         if scope is None or scope.everything:
             return self.store.keyword(text, k)
         allowed = self.chunk_ids_in(scope)
-        if scope.source or scope.everything:
-            keep = lambda ids: np.isin(ids, allowed)  # noqa: E731
-        else:
-            keep = lambda ids: self.day_table().inside(ids, scope.since, scope.until)  # noqa: E731
         share = len(allowed) / max(1, self.manifest.chunks)
-        return self.store.keyword(text, k, keep=keep, share=share)
+        return self.store.keyword(
+            text, k, keep=lambda ids: self.in_scope(ids, scope, allowed), share=share
+        )
 
     def chunks(self, ids: list[int]) -> dict[int, StoredChunk]:
         """The stored chunks of these ids (those still present)."""

@@ -108,7 +108,7 @@ class Retriever:
             share = len(allowed) / max(1, self.reader.manifest.chunks)
             deep = self.reader.dense(query, min(n * 20, math.ceil(n * 3 / share)))
             ids = np.fromiter((c for c, _ in deep), np.int64, len(deep))
-            inside = self.reader.in_scope(ids, scope)
+            inside = self.reader.in_scope(ids, scope, allowed)
             wide = [hit for hit, keep in zip(deep, inside, strict=True) if keep]
             if len(wide) >= n:
                 return wide[:n]
