@@ -89,7 +89,7 @@ def raw(db: sqlite3.Connection, words: Callable[[str], list[str]]) -> Search:
 
 def budgeted(store: Store, budget: int) -> Search:
     """Store.keyword as the retriever calls it, with this budget."""
-    return lambda text, k: store.keyword(text, k, budget=budget)
+    return lambda text, k: store.keywords.search(text, k, budget=budget)
 
 
 def measure(store: Store, forms: dict[str, Search], qs: list[tuple[str, EvalQuestion]]) -> dict:

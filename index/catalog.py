@@ -11,8 +11,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from index.keyword_search import scope_sql  # the conditions search applies to a scope
 from index.records import Article, Scope, StoredAlias
-from index.store import Store, _scope_sql  # the conditions search applies to a scope
+from index.store import Store
 
 SIMILAR_SCAN = 20_000  # ids compared one by one when suggesting; beyond, only those sharing a part
 
@@ -199,7 +200,7 @@ class Catalog(Store):
 
 def _where(selection: Selection) -> tuple[str, list[str]]:
     """A WHERE condition on `a` (articles) and its parameters; never formats user text."""
-    where, args = _scope_sql(selection.scope)
+    where, args = scope_sql(selection.scope)
     if selection.path is not None:
         folder = selection.path.rstrip("/") + "/"
         where += " AND (a.path = ? OR substr(a.path, 1, length(?)) = ?)"

@@ -102,7 +102,7 @@ class IndexReader:
                 return False
             self.manifest, self._vectors = self._load()
             self._days = None
-            self.store.forget_counts()
+            self.store.keywords.forget_counts()
         log.info("index reloaded at generation %d", self.manifest.generation)
         return True
 
@@ -157,10 +157,10 @@ class IndexReader:
     def keyword(self, text: str, k: int, scope: Scope | None = None) -> list[tuple[int, float]]:
         """Top `k` (chunk id, BM25) for any user text, inside `scope` when given."""
         if scope is None or scope.everything:
-            return self.store.keyword(text, k)
+            return self.store.keywords.search(text, k)
         allowed = self.chunk_ids_in(scope)
         share = len(allowed) / max(1, self.manifest.chunks)
-        return self.store.keyword(
+        return self.store.keywords.search(
             text, k, keep=lambda ids: self.in_scope(ids, scope, allowed), share=share
         )
 

@@ -1,15 +1,15 @@
-"""The SQLite store: articles and aliases, chunks with their vectors, keyword search, the manifest.
+"""The SQLite store: articles and aliases, chunks with their vectors, the manifest.
 
-Everything needed to rebuild the FAISS file lives here, so that file is a derived artifact.
+Everything needed to rebuild the FAISS file lives here, so that file is a derived artifact;
+keyword search over the chunks is `index.keyword_search`, on the same connection.
 Writes happen inside `transaction()`; WAL mode lets readers go on while a writer writes.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ import numpy as np
 from index import int8
 from index.days import DayTable
 from index.errors import IndexCorrupt, store_damage
-from index.keyword_query import POSTINGS_BUDGET, match_expression, query_terms, split
+from index.keyword_search import KeywordSearch, scope_sql
 from index.records import (
     Article,
     Chunk,
@@ -32,8 +32,6 @@ from index.records import (
 )
 from index.schema import CHUNK_COLUMNS, SCHEMA
 from index.textnorm import fold
-
-COUNTS_KEPT = 100_000  # words' posting counts remembered between questions
 
 
 def keyword_body(title: str, chunk_text: str) -> str:
@@ -72,10 +70,7 @@ class Store:
             self._db.close()
             raise
         self._tables: set[str] = set()  # of those an older store may lack, the ones seen
-        # Words' posting counts (see _frequency), kept until the index changes (a reader
-        # calls forget_counts on each new generation): most words of a question were
-        # counted for an earlier one, ~1.6 ms a question on a 77k-chunk news index.
-        self._counts: dict[tuple[str, int], int] = {}
+        self.keywords = KeywordSearch(self._db)  # FTS5 BM25 over the chunks' folded text
 
     def close(self) -> None:
         self._db.close()
@@ -90,7 +85,7 @@ class Store:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
-        self._counts.clear()
+        self.keywords.forget_counts()
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -441,98 +436,9 @@ class Store:
                 self._tables.add(name)
         return name in self._tables
 
-    def keyword(
-        self,
-        query: str,
-        k: int,
-        scope: Scope | None = None,
-        budget: int = POSTINGS_BUDGET,
-        keep: Callable[[np.ndarray], np.ndarray] | None = None,
-        share: float = 0.0,
-    ) -> list[tuple[int, float]]:
-        """Top `k` (chunk id, BM25 score; higher is better) for any user text.
-
-        The query is the text's content words, each quoted, so FTS operators (AND, NEAR, *,
-        column:) in the text are searched as words, never parsed; the chunks scored are
-        those holding its rarest words, up to `budget` of them (index.keyword_query). A
-        `scope` limits the articles searched; so does `keep`, which tells of chunk ids which
-        are in a scope the caller knows: every match is scored anyway, so they are filtered
-        in memory, several times cheaper than joining each match to its article; `share`,
-        the part of the index `keep` holds, lets a wide scope read only the best matches.
-        """
-        words = query_terms(query) if k > 0 else []
-        rare, common = words, list[str]()
-        if len(words) > 1:  # one word is searched whatever its count: nothing to choose
-            rare, common = split(words, lambda w: self._frequency(w, budget + 1), budget)
-        if not rare:
-            return []
-        match = match_expression(rare, common)
-        if keep is not None:
-            return self._keyword_kept(match, k, keep, share)
-        if scope is None or scope.everything:
-            rows = self._db.execute(
-                "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? "
-                "ORDER BY bm25(chunks_fts) LIMIT ?",
-                (match, k),
-            )
-        else:
-            where, args = _scope_sql(scope)
-            rows = self._db.execute(
-                "SELECT f.rowid, bm25(chunks_fts) FROM chunks_fts f "
-                "JOIN chunks c ON c.id = f.rowid JOIN articles a ON a.rowid = c.article "
-                f"WHERE chunks_fts MATCH ? AND {where} ORDER BY bm25(chunks_fts) LIMIT ?",
-                (match, *args, k),
-            )
-        return [(int(r), -float(s)) for r, s in rows]
-
-    def _keyword_kept(
-        self, match: str, k: int, keep: Callable[[np.ndarray], np.ndarray], share: float
-    ) -> list[tuple[int, float]]:
-        """The top `k` matches that `keep` keeps. Every match is scored anyway; a scope of
-        a large `share` reads only the best few times k/share of them, and all of them
-        when those hold fewer than k (no row leaves SQLite that cannot be needed)."""
-        limit = math.ceil(k * 3 / share) if share >= 0.2 else 0
-        if limit:
-            found = self._db.execute(
-                "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? "
-                "ORDER BY bm25(chunks_fts) LIMIT ?",
-                (match, limit),
-            ).fetchall()
-        else:
-            found = self._db.execute(
-                "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ?",
-                (match,),
-            ).fetchall()
-        ids = np.fromiter((r[0] for r in found), np.int64, len(found))
-        scores = np.fromiter((r[1] for r in found), np.float64, len(found))
-        inside = keep(ids)
-        if limit and len(found) == limit and inside.sum() < k:
-            return self._keyword_kept(match, k, keep, 0.0)
-        ids, scores = ids[inside], scores[inside]
-        best = np.argsort(scores, kind="stable")[:k]  # bm25() is lower for better
-        return [(int(ids[i]), -float(scores[i])) for i in best]
-
-    def _frequency(self, word: str, cap: int) -> int:
-        """How many chunks hold `word`, counted up to `cap`: a walk of its posting list
-        without scoring, tens of times cheaper a row than BM25, and bounded by the cap."""
-        n = self._counts.get((word, cap))
-        if n is None:
-            (n,) = self._db.execute(
-                "SELECT count(*) FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)",
-                (match_expression([word]), cap),
-            ).fetchone()
-            if len(self._counts) >= COUNTS_KEPT:
-                self._counts.clear()
-            self._counts[word, cap] = n
-        return int(n)
-
-    def forget_counts(self) -> None:
-        """Drop the words' posting counts: the index has changed."""
-        self._counts.clear()
-
     def chunk_ids_in(self, scope: Scope) -> np.ndarray:
         """(n,) int64 ids of the chunks of the articles in `scope`."""
-        where, args = _scope_sql(scope)
+        where, args = scope_sql(scope)
         rows = self._db.execute(
             f"SELECT c.id FROM chunks c JOIN articles a ON a.rowid = c.article WHERE {where}",
             args,
@@ -559,24 +465,6 @@ class Store:
     def newest_published(self) -> str | None:
         (newest,) = self._db.execute("SELECT max(published) FROM articles").fetchone()
         return newest
-
-
-def _scope_sql(scope: Scope) -> tuple[str, list[str]]:
-    """A WHERE condition on `a` (articles) and its parameters; never formats user text."""
-    where, args = ["1"], []
-    # Plain comparisons of the ISO text, so the articles_by_date index serves them: any
-    # "YYYY-MM-DD..." is >= since's day, and < until's day followed by "~", which sorts
-    # after every character an ISO date or time holds.
-    if scope.since:
-        where.append("a.published >= ?")
-        args.append(scope.since)
-    if scope.until:
-        where.append("a.published < ?")
-        args.append(scope.until + "~")
-    if scope.source:
-        where.append("instr(lower(coalesce(a.source, '') || ' ' || coalesce(a.url, '')), ?) > 0")
-        args.append(scope.source.casefold())
-    return " AND ".join(where), args
 
 
 def _stored(row: tuple[Any, ...]) -> StoredArticle:

@@ -54,7 +54,7 @@ def test_keyword_search_never_raises(reader: IndexReader, text: str) -> None:
 @given(text=user_text)
 def test_keyword_search_under_a_tight_budget_never_raises(reader: IndexReader, text: str) -> None:
     """Choosing the rarest words runs a MATCH per word: each must be as safe as the query."""
-    hits = reader.store.keyword(text, 5, budget=1)
+    hits = reader.store.keywords.search(text, 5, budget=1)
     assert all(isinstance(cid, int) and isinstance(score, float) for cid, score in hits)
 
 

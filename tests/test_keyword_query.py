@@ -66,17 +66,22 @@ def article_ids(store: Store, hits: list[tuple[int, float]]) -> list[str]:
 
 
 def test_a_stopword_only_question_still_finds(store: Store) -> None:
-    assert article_ids(store, store.keyword("what is it", 5))[0] == "a31"
+    assert article_ids(store, store.keywords.search("what is it", 5))[0] == "a31"
 
 
 def test_the_budget_requires_the_rare_words(store: Store) -> None:
-    assert len(store.keyword("odessa harbour", 50)) == 14, "within the budget: any word finds"
-    assert article_ids(store, store.keyword("odessa harbour", 50, budget=1)) == ["a30"]
-    assert store.keyword("harbour", 50, budget=1), "one word is searched whatever its count"
-    assert store.keyword("zebra harbour", 50, budget=1), "a word in no chunk does not count"
-    assert store.keyword("zebra okapi", 50) == []
+    assert len(store.keywords.search("odessa harbour", 50)) == 14, (
+        "within the budget: any word finds"
+    )
+    assert article_ids(store, store.keywords.search("odessa harbour", 50, budget=1)) == ["a30"]
+    assert store.keywords.search("harbour", 50, budget=1), "one word whatever its count"
+    assert store.keywords.search("zebra harbour", 50, budget=1), "a word in no chunk does not count"
+    assert store.keywords.search("zebra okapi", 50) == []
 
 
 def test_common_words_still_rank_where_the_rare_ones_are(store: Store) -> None:
     """Both chunks hold the rare word; the one that also holds the common word wins."""
-    assert article_ids(store, store.keyword("ukraine harbour", 50, budget=2)) == ["a32", "a33"]
+    assert article_ids(store, store.keywords.search("ukraine harbour", 50, budget=2)) == [
+        "a32",
+        "a33",
+    ]

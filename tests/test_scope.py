@@ -52,11 +52,13 @@ def test_scope_by_dates_and_source(settings: Settings) -> None:
 
 def test_keyword_search_inside_a_scope_returns_k(settings: Settings) -> None:
     reader = build(settings)
-    hits = reader.store.keyword("wheat prices rain", 5, Scope(since="2023-03-01", source="ava"))
+    hits = reader.store.keywords.search(
+        "wheat prices rain", 5, Scope(since="2023-03-01", source="ava")
+    )
     assert len(hits) == 5
     found = article_ids(reader, [cid for cid, _ in hits])
     assert all(a.startswith("n3-") and int(a.split("-")[1]) % 2 for a in found)
-    assert reader.store.keyword("wheat", 50, Scope(since="2030-01-01")) == []
+    assert reader.store.keywords.search("wheat", 50, Scope(since="2030-01-01")) == []
     reader.close()
 
 
@@ -127,7 +129,7 @@ def test_keyword_search_among_a_scopes_ids_matches_the_join(settings: Settings) 
         Scope("2030-01-01"),
     ):
         for k in (1, 5, 50):
-            joined = reader.store.keyword("wheat prices rain traders", k, scope)
+            joined = reader.store.keywords.search("wheat prices rain traders", k, scope)
             filtered = reader.keyword("wheat prices rain traders", k, scope)
             assert [c for c, _ in filtered] == [c for c, _ in joined], (scope, k)
             assert [s for _, s in filtered] == pytest.approx([s for _, s in joined])
@@ -140,9 +142,9 @@ def test_a_wide_scope_reads_on_when_its_best_matches_are_outside(settings: Setti
     import numpy as np
 
     reader = build(settings)
-    everything = reader.store.keyword("wheat prices rain traders", 100)
+    everything = reader.store.keywords.search("wheat prices rain traders", 100)
     last = everything[-1][0]  # the worst match: never among the best few
-    kept = reader.store.keyword(
+    kept = reader.store.keywords.search(
         "wheat prices rain traders", 3, keep=lambda ids: np.isin(ids, [last]), share=0.9
     )
     assert [c for c, _ in kept] == [last]
