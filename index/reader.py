@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ class IndexReader:
             raise IndexMissing.at(folder)
         self.store = Store(self.layout.store, readonly=True)
         self._days: DayTable | None = None  # see day_table
+        self._days_lock = threading.Lock()
         try:
             with self.damage():
                 self.manifest, self._vectors = self._load()
@@ -137,10 +139,11 @@ class IndexReader:
 
     def day_table(self) -> DayTable:
         """Each dated chunk's day, read once a generation (index.days)."""
-        if self._days is None:
-            with self.damage():
-                self._days = self.store.chunk_days()
-        return self._days
+        with self._days_lock:  # the keyword thread may ask at the same time: read once
+            if self._days is None:
+                with self.damage():
+                    self._days = self.store.chunk_days()
+            return self._days
 
     def ages(self, ids: list[int], today: date) -> np.ndarray:
         """(len(ids),) days from each chunk's article to `today`; NaN where undated."""

@@ -449,8 +449,8 @@ class Store:
         """Every dated chunk's day (its article's, the first ten characters of its date),
         for date scopes and ages in memory."""
         rows = self._db.execute(
-            "SELECT c.id, substr(a.published, 1, 10) AS day FROM chunks c "
-            "JOIN articles a ON a.rowid = c.article WHERE a.published IS NOT NULL ORDER BY day"
+            "SELECT c.id, substr(a.published, 1, 10) FROM chunks c "
+            "JOIN articles a ON a.rowid = c.article WHERE a.published IS NOT NULL"
         ).fetchall()
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         return DayTable(ids, [r[1] for r in rows])
