@@ -18,7 +18,7 @@ from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, 
 from telegram.ext import BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.render import Fragment
+from bot.telegram_html import Fragment
 
 log = logging.getLogger(__name__)
 

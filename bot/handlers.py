@@ -26,6 +26,7 @@ from bot.cursors import Cursor, CursorStore, context_data, more_data, parse_data
 from bot.delivery import send, typing
 from bot.followups import Asked, Conversations
 from bot.settings import BotSettings
+from bot.telegram_html import Fragment, italic, text
 from index.errors import QAError
 from index.wording import plural
 from qa.answer import Answer, EmptyQuestion
@@ -104,7 +105,7 @@ class QABot:
         elif chat is not None and self._for_bot(update, context):
             first = self.allowlist.first_refusal(who)
             if first:
-                await send(context.bot, chat.id, render.text(REFUSAL))
+                await send(context.bot, chat.id, text(REFUSAL))
         else:
             first = False  # not meant for the bot: ignored without using up the refusal
         if first:
@@ -118,12 +119,12 @@ class QABot:
 
     async def start(self, update: Update, context: Context) -> None:
         """/start: what the bot does and one example question."""
-        message = render.text(START) + render.italic(render.text(EXAMPLE_QUESTION))
+        message = text(START) + italic(text(EXAMPLE_QUESTION))
         await self._reply(update, context, message)
 
     async def help(self, update: Update, context: Context) -> None:
         """/help: how to ask and every command."""
-        await self._reply(update, context, render.text(HELP))
+        await self._reply(update, context, text(HELP))
 
     async def sources(self, update: Update, context: Context) -> None:
         """/sources: how many articles are indexed and how recent they are."""
@@ -139,13 +140,13 @@ class QABot:
             return
         question = command_argument(update.effective_message)
         if not question:
-            await self._reply(update, context, render.text(ASK_USAGE))
+            await self._reply(update, context, text(ASK_USAGE))
             return
         await self._answer(update, context, question)
 
     async def unknown_command(self, update: Update, context: Context) -> None:
         """Any other /command in a private chat: point to /help."""
-        await self._reply(update, context, render.text("I don't know that command; see /help."))
+        await self._reply(update, context, text("I don't know that command; see /help."))
 
     # --- questions ------------------------------------------------------------------------
 
@@ -163,7 +164,7 @@ class QABot:
         if question is None:
             return
         if not question.strip():
-            await self._reply(update, context, render.text(MENTION_USAGE))
+            await self._reply(update, context, text(MENTION_USAGE))
             return
         await self._answer(update, context, question)
 
@@ -178,7 +179,7 @@ class QABot:
                 await self._reply(
                     update,
                     context,
-                    render.text(
+                    text(
                         "You are asking faster than I can read; please wait "
                         f"{plural(math.ceil(wait), 'second')} and ask again."
                     ),
@@ -199,7 +200,7 @@ class QABot:
                 # The user can fix these (a bad date, since after until, an unknown source):
                 # the same message as the command line gives, not the apology.
                 why = str(e)
-                await self._reply(update, context, render.text(why[:1].upper() + why[1:]))
+                await self._reply(update, context, text(why[:1].upper() + why[1:]))
                 return
         self.conversations.record(chat.id, user_id, asked)
         parts = render.answer_messages(answer, followup_of=asked.followup_of)
@@ -225,18 +226,18 @@ class QABot:
         await self._reply(
             update,
             context,
-            render.text(
+            text(
                 "Newer articles now come first in this chat; send /recent again to stop."
                 if on
                 else "Articles are ranked by how well they answer again, whatever their date."
             ),
         )
 
-    async def _ask(self, text: str, chat_id: int | None = None) -> Answer:
+    async def _ask(self, question: str, chat_id: int | None = None) -> Answer:
         """Engine.ask in a worker thread, so the event loop keeps serving other chats."""
         recent = chat_id in self.recent_chats
         return await asyncio.to_thread(
-            lambda: self.engine.ask(text, self.settings.passages, recent=recent)
+            lambda: self.engine.ask(question, self.settings.passages, recent=recent)
         )
 
     def _buttons(self, chat_id: int, answer: Answer) -> InlineKeyboardMarkup | None:
@@ -348,13 +349,13 @@ class QABot:
             return
         try:
             reply_to = update.effective_message.message_id if update.effective_message else None
-            await send(context.bot, chat.id, render.text(APOLOGY), reply_to=reply_to)
+            await send(context.bot, chat.id, text(APOLOGY), reply_to=reply_to)
         except TelegramError as e:
             log.warning("could not apologise in chat %s: %s", chat.id, e)
 
     # --- helpers --------------------------------------------------------------------------
 
-    async def _reply(self, update: Update, context: Context, message: render.Fragment) -> None:
+    async def _reply(self, update: Update, context: Context, message: Fragment) -> None:
         chat = update.effective_chat
         if chat is None:
             return

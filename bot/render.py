@@ -1,177 +1,39 @@
-"""Answers as Telegram HTML messages: escaped, cited, and split to fit Telegram's limits.
+"""Answers as Telegram messages: the best quote in its context, the others, each cited;
+timelines, pages of passages, a quote's context, and what /sources says.
 
-Every message is built from `Fragment`s, which carry the HTML and the plain text side by side,
-so the length Telegram counts is known exactly (UTF-16 code units of the text after parsing)
-and the plain-text fallback is the same message without markup. Article text only ever enters
-through `text()`, which escapes it; tags come only from this module.
+Built from `bot.telegram_html` fragments (escaped, measured, packed into messages) and cut to
+fit with `bot.clipping`.
 """
 
 from __future__ import annotations
 
-import html
-import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
+from bot.clipping import around, clip, fit, head, tail
+from bot.telegram_html import (
+    MAX_ENTITIES,
+    MESSAGE_LIMIT,
+    NUMBER_RESERVE,
+    Fragment,
+    blockquote,
+    bold,
+    italic,
+    join,
+    link,
+    pack,
+    safe_url,
+    text,
+    tg_len,
+)
 from index.wording import plural
 from qa.answer import Answer, Passage, Quote
 from qa.render import ALSO_SHOWN, also_reported_head, also_reported_rest
 from qa.timeline import Timeline
 
-MESSAGE_LIMIT = 4096  # characters of a message after entity parsing (UTF-16 code units)
-MAX_ENTITIES = 100  # Telegram drops formatting beyond this many entities in one message
-NUMBER_RESERVE = 12  # room for "(12/12) " when an answer is split
 CONTEXT_CHARS = 400  # text shown either side of the best quote
 PAGE_PASSAGES = 3  # passages per "More" page, fewer when they are long
 MAX_TITLE_CHARS = 200
-ELLIPSIS = "\u2026"
-
-_SENTENCE_END = re.compile(r"[.!?\u2026\u061f\u06d4][\"'\u201d\u2019)\]]*(?=\s)|\n")
-
-
-def tg_len(s: str) -> int:
-    """Length as Telegram counts it: UTF-16 code units (an emoji counts two)."""
-    return len(s.encode("utf-16-le")) // 2
-
-
-@dataclass(frozen=True)
-class Fragment:
-    """A piece of a message: its HTML, its plain text, and how many entities it holds.
-
-    `plain` shows a link's URL after its label, so it is never shorter than the text
-    Telegram displays for `html`; limits are checked against it.
-    """
-
-    html: str = ""
-    plain: str = ""
-    entities: int = 0
-
-    def __add__(self, other: Fragment) -> Fragment:
-        return Fragment(
-            self.html + other.html, self.plain + other.plain, self.entities + other.entities
-        )
-
-    @property
-    def length(self) -> int:
-        return tg_len(self.plain)
-
-
-def text(s: str) -> Fragment:
-    """Untrusted text, escaped: `<`, `>` and `&` can never open markup."""
-    return Fragment(html.escape(s, quote=False), s)
-
-
-def join(parts: Sequence[Fragment], sep: str = "") -> Fragment:
-    out = Fragment()
-    for i, p in enumerate(parts):
-        out = out + (text(sep) + p if i else p)
-    return out
-
-
-def _wrap(tag: str, inner: Fragment, attrs: str = "") -> Fragment:
-    if not inner.plain:
-        return inner  # Telegram rejects or drops empty entities
-    return Fragment(f"<{tag}{attrs}>{inner.html}</{tag}>", inner.plain, inner.entities + 1)
-
-
-def bold(inner: Fragment) -> Fragment:
-    return _wrap("b", inner)
-
-
-def italic(inner: Fragment) -> Fragment:
-    return _wrap("i", inner)
-
-
-def blockquote(inner: Fragment) -> Fragment:
-    return _wrap("blockquote", inner)
-
-
-def safe_url(url: str | None) -> str | None:
-    """The URL when Telegram will accept it as a link (http or https with a host), else None."""
-    if not url or len(url) > 2048 or any(ch.isspace() or ord(ch) < 32 for ch in url):
-        return None
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    return url if parts.scheme.lower() in ("http", "https") and parts.hostname else None
-
-
-def link(url: str, label: Fragment) -> Fragment:
-    """An <a> for a safe URL (see `safe_url`); the label alone otherwise."""
-    if safe_url(url) is None or not label.plain:
-        return label
-    return Fragment(
-        f'<a href="{html.escape(url, quote=True)}">{label.html}</a>',
-        f"{label.plain} ({url})",
-        label.entities + 1,
-    )
-
-
-# --- cutting article text -------------------------------------------------------------
-
-
-def clip(s: str, n: int) -> str:
-    """`s` cut to at most `n` characters at a word boundary, with an ellipsis when cut."""
-    if len(s) <= n:
-        return s
-    if n <= 1:
-        return ELLIPSIS if n == 1 else ""
-    cut = s[: n - 1]
-    space = cut.rfind(" ")
-    if space > n // 2:
-        cut = cut[:space]
-    return cut.rstrip() + ELLIPSIS
-
-
-def tail(s: str, n: int) -> str:
-    """The end of `s`, at most `n` characters, starting at a sentence start where one is near."""
-    if len(s) <= n:
-        return s
-    cut = s[-n:]
-    m = _SENTENCE_END.search(cut)
-    if m and cut[m.end() :].strip():
-        return cut[m.end() :].lstrip()
-    space = cut.find(" ")
-    return ELLIPSIS + (cut[space + 1 :] if 0 <= space < n // 2 else cut[1:])
-
-
-def head(s: str, n: int) -> str:
-    """The start of `s`, at most `n` characters, ending at a sentence end where one is near."""
-    if len(s) <= n:
-        return s
-    cut = s[:n]
-    ends = list(_SENTENCE_END.finditer(cut))
-    if ends:
-        return cut[: ends[-1].end()].rstrip()
-    return clip(s, n)
-
-
-def around(passage: str, sentence: str) -> tuple[str, str, str]:
-    """(before, sentence, after) for a sentence inside a passage; the sentence alone if absent."""
-    i = passage.find(sentence)
-    if i < 0:
-        return "", sentence, ""
-    return passage[:i], sentence, passage[i + len(sentence) :]
-
-
-def fit(build: Callable[[int | None], Fragment], limit: int) -> Fragment:
-    """`build(None)` if it fits in `limit`, else `build(n)` for the largest text budget n that does.
-
-    `build(n)` must shrink as `n` does; a budget of 0 must fit (citations are short).
-    """
-    whole = build(None)
-    if whole.length <= limit:
-        return whole
-    lo, hi = 0, max(whole.length, 1)
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if build(mid).length <= limit:
-            lo = mid
-        else:
-            hi = mid - 1
-    return build(lo)
 
 
 # --- the pieces of an answer ------------------------------------------------------------
@@ -262,33 +124,6 @@ def passage_block(n: int, p: Passage, quotes: Sequence[Quote], limit: int) -> Fr
 
 
 # --- whole messages ---------------------------------------------------------------------
-
-
-def pack(blocks: Sequence[Fragment], limit: int = MESSAGE_LIMIT) -> list[Fragment]:
-    """Blocks into as few messages as fit, never splitting a block; numbered '(i/n)' if split.
-
-    Each block must fit in `limit - NUMBER_RESERVE` (the block builders ensure it).
-    """
-    room = limit - NUMBER_RESERVE
-    messages: list[list[Fragment]] = []
-    size = entities = 0
-    for block in blocks:
-        sep = 2 if messages and messages[-1] else 0
-        if (
-            not messages
-            or size + sep + block.length > room
-            or entities + block.entities > MAX_ENTITIES
-        ):
-            messages.append([block])
-            size, entities = block.length, block.entities
-        else:
-            messages[-1].append(block)
-            size += sep + block.length
-            entities += block.entities
-    joined = [join(m, "\n\n") for m in messages]
-    if len(joined) == 1:
-        return joined
-    return [text(f"({i}/{len(joined)})\n") + m for i, m in enumerate(joined, 1)]
 
 
 def answer_messages(

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import render
+from bot import clipping, render, telegram_html
 from qa.answer import Answer, Passage, Quote
 from tests.botapi_double import HtmlError, check_html
 
@@ -36,7 +36,7 @@ def make_answer(
     return Answer("q?", False, tuple(quotes), tuple(passages))
 
 
-def visible(fragment: render.Fragment) -> str:
+def visible(fragment: telegram_html.Fragment) -> str:
     return check_html(fragment.html).text
 
 
@@ -95,7 +95,7 @@ def test_long_answer_splits_between_quotes_and_numbers_the_parts() -> None:
     texts = [visible(m) for m in messages]
     for n, t in enumerate(texts, 1):
         assert t.startswith(f"({n}/{len(messages)})\n")
-        assert u16(t) <= render.MESSAGE_LIMIT
+        assert u16(t) <= telegram_html.MESSAGE_LIMIT
     for s in sentences:  # each quote whole, in exactly one part
         assert sum(s in t for t in texts) == 1
 
@@ -104,8 +104,8 @@ def test_a_quote_too_long_for_any_message_is_shortened() -> None:
     huge = "\U0001f600" * 3000 + " " + "word " * 2000  # emoji count two UTF-16 units each
     [message] = render.answer_messages(make_answer([huge]))
     text = visible(message)
-    assert u16(text) <= render.MESSAGE_LIMIT
-    assert render.ELLIPSIS in text and "1 \u00b7 A title" in text
+    assert u16(text) <= telegram_html.MESSAGE_LIMIT
+    assert clipping.ELLIPSIS in text and "1 \u00b7 A title" in text
 
 
 def test_a_quote_that_fills_a_message_leaves_room_for_its_other_outlets() -> None:
@@ -124,7 +124,7 @@ def test_a_quote_that_fills_a_message_leaves_room_for_its_other_outlets() -> Non
     )
     messages = render.answer_messages(answer)
     for message in messages:
-        assert u16(visible(message)) <= render.MESSAGE_LIMIT
+        assert u16(visible(message)) <= telegram_html.MESSAGE_LIMIT
     assert sum(visible(m).count("Also reported by 5 others: ") for m in messages) == 2
 
 
@@ -147,7 +147,7 @@ def test_passage_pages_cover_every_passage_once_within_the_limit() -> None:
     while start < len(answer.passages):
         page, start_next = render.passages_page(answer, start)
         text = visible(page)
-        assert u16(text) <= render.MESSAGE_LIMIT
+        assert u16(text) <= telegram_html.MESSAGE_LIMIT
         assert text.startswith(f"Passages {start + 1}\u2013{start_next} of 10")
         seen += [n for n in range(len(answer.passages)) if f"{n + 1} \u00b7 A title" in text]
         assert start_next > start
@@ -168,13 +168,13 @@ def test_context_shows_the_whole_passage() -> None:
 
 
 def test_tail_and_head_cut_at_sentence_edges() -> None:
-    assert render.tail("One. Two three. Four five six", 20) == "Four five six"
-    assert render.head("Alpha beta. Gamma delta. Epsilon", 20) == "Alpha beta."
-    assert render.clip("alpha beta gamma", 12) == "alpha beta\u2026"
+    assert clipping.tail("One. Two three. Four five six", 20) == "Four five six"
+    assert clipping.head("Alpha beta. Gamma delta. Epsilon", 20) == "Alpha beta."
+    assert clipping.clip("alpha beta gamma", 12) == "alpha beta\u2026"
 
 
 def test_fragments_count_utf16() -> None:
-    assert render.text("\U0001f600a").length == 3
+    assert telegram_html.text("\U0001f600a").length == 3
 
 
 # Text that breaks naive HTML or Markdown, and any unicode besides (no lone surrogates).
@@ -214,8 +214,8 @@ def test_any_article_text_renders_to_html_telegram_accepts(
             if "empty" in str(e) and not m.plain.strip():
                 continue  # whitespace-only input renders whitespace; nothing to send
             raise
-        assert u16(parsed.text) <= render.MESSAGE_LIMIT
-        assert len(parsed.entities) <= render.MAX_ENTITIES
+        assert u16(parsed.text) <= telegram_html.MESSAGE_LIMIT
+        assert len(parsed.entities) <= telegram_html.MAX_ENTITIES
 
 
 @pytest.mark.parametrize(
