@@ -12,9 +12,8 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import replace
 
-from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError, TimedOut
 from telegram.ext import Application, ApplicationHandlerStop, ContextTypes
@@ -22,11 +21,22 @@ from telegram.ext import Application, ApplicationHandlerStop, ContextTypes
 from bot import render
 from bot.access import Allowlist, RateLimit
 from bot.addressing import command_argument, group_question, is_for_bot, replies_to_bot
-from bot.cursors import Cursor, CursorStore, context_data, more_data, parse_data, timeline_data
+from bot.buttons import AnswerButtons
+from bot.cursors import CursorStore
 from bot.delivery import send, typing
 from bot.followups import Asked, Conversations
 from bot.settings import BotSettings
 from bot.telegram_html import Fragment, italic, text
+from bot.texts import (
+    APOLOGY,
+    ASK_USAGE,
+    COMMANDS,
+    EXAMPLE_QUESTION,
+    HELP,
+    MENTION_USAGE,
+    REFUSAL,
+    START,
+)
 from index.errors import QAError
 from index.wording import plural
 from qa.answer import Answer, EmptyQuestion
@@ -36,40 +46,6 @@ from qa.filters import FilterError
 log = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
-
-EXAMPLE_QUESTION = "Why won't South Korea arm Ukraine?"
-COMMANDS = (
-    BotCommand("start", "what this bot does"),
-    BotCommand("help", "how to ask, and the commands"),
-    BotCommand("ask", "ask a question (in groups: /ask QUESTION)"),
-    BotCommand("sources", "what is indexed: articles, newest date"),
-    BotCommand("recent", "favour newer articles in this chat (again to stop)"),
-)
-START = (
-    "I answer questions about a news archive with quotes from its articles, each with its "
-    "title, date and link. Just ask, for example:\n\n"
-)
-HELP = (
-    "Send me a question and I reply with the passages that answer it, quoted and cited. "
-    "Reply to one of my answers, or send a short follow-up such as \u201cand Japan?\u201d, to "
-    "ask more about the same thing.\n\n"
-    "In groups, mention me, reply to my answer, or use /ask QUESTION.\n\n"
-    "/ask QUESTION \u2014 ask a question\n"
-    "/sources \u2014 what I have read\n"
-    "/recent \u2014 favour newer articles in this chat (send it again to stop)\n"
-    "/help \u2014 this message\n\n"
-    "Under an answer, \u201cContext\u201d shows the whole passage around a quote and "
-    "\u201cMore\u201d shows further passages and \u201cTimeline\u201d the quotes on the "
-    "topic, oldest first.\n\n"
-    "Limit a question by date or source inside it: since:2023-01, until:2023-03, "
-    "source:ava, or plain words such as \u201cin 2022\u201d, \u201clast week\u201d."
-)
-REFUSAL = "Sorry, this bot is private."
-APOLOGY = "Sorry, something went wrong while answering. Please try again in a moment."
-EXPIRED = "This answer is too old for its buttons; please ask again."
-ALREADY_SHOWN = "Those passages are shown above."
-ASK_USAGE = "Ask like this: /ask " + EXAMPLE_QUESTION
-MENTION_USAGE = "What would you like to know? For example: " + EXAMPLE_QUESTION
 
 
 class QABot:
@@ -83,6 +59,7 @@ class QABot:
         self.allowlist = Allowlist(settings.allowed_ids)
         self.rate = RateLimit(settings.rate_limit, settings.rate_window_s, clock)
         self.cursors = CursorStore(settings.cursor_ttl_s, settings.max_cursors, clock)
+        self.buttons = AnswerButtons(engine, self.cursors)
         self.conversations = Conversations(settings.followup_s, clock)
         self.recent_chats: set[int] = set()  # chats that asked for newer articles first
 
@@ -204,7 +181,7 @@ class QABot:
                 return
         self.conversations.record(chat.id, user_id, asked)
         parts = render.answer_messages(answer, followup_of=asked.followup_of)
-        markup = self._buttons(chat.id, answer)
+        markup = self.buttons.markup(chat.id, answer)
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
             sent = await send(
@@ -240,91 +217,11 @@ class QABot:
             lambda: self.engine.ask(question, self.settings.passages, recent=recent)
         )
 
-    def _buttons(self, chat_id: int, answer: Answer) -> InlineKeyboardMarkup | None:
-        """Context buttons for each quote and a More button, behind one server-side cursor."""
-        if answer.abstained or not answer.quotes:
-            return None
-        key = self.cursors.put(Cursor(chat_id, answer))
-        contexts = [
-            InlineKeyboardButton(f"Context {n}", callback_data=context_data(key, n))
-            for n in range(1, len(answer.quotes) + 1)
-        ]
-        more = [InlineKeyboardButton("More passages", callback_data=more_data(key, 0))]
-        more.append(InlineKeyboardButton("Timeline", callback_data=timeline_data(key)))
-        return InlineKeyboardMarkup([contexts, more])
-
     # --- buttons --------------------------------------------------------------------------
 
     async def button(self, update: Update, context: Context) -> None:
         """A More or Context button: answer from its cursor, or say that it has expired."""
-        query = update.callback_query
-        if query is None:
-            return
-        pressed = parse_data(query.data)
-        cursor = self.cursors.get(pressed.key) if pressed else None
-        if (
-            pressed is None
-            or cursor is None
-            or query.message is None
-            or cursor.chat_id != query.message.chat.id
-        ):
-            await query.answer(EXPIRED)
-            await self._drop_buttons(context, query.message, keep=lambda _data: False)
-            return
-        chat_id = cursor.chat_id
-        answer = cursor.answer
-        if pressed.kind == "tl":
-            await query.answer()
-            async with typing(context.bot, chat_id):
-                timeline = await asyncio.to_thread(self.engine.timeline, answer.question)
-            for part in render.timeline_message(timeline):
-                await send(context.bot, chat_id, part, reply_to=query.message.message_id)
-            return
-        if pressed.kind == "ctx":
-            if not 1 <= pressed.n <= len(answer.quotes):
-                await query.answer(EXPIRED)
-                return
-            await query.answer()
-            message = render.context_message(answer, pressed.n)
-            await send(context.bot, chat_id, message, reply_to=query.message.message_id)
-            return
-        if pressed.n != cursor.next_passage or pressed.n >= len(answer.passages):
-            await query.answer(ALREADY_SHOWN)
-            return
-        page, next_start = render.passages_page(answer, pressed.n)
-        # Claimed before any await, so a second press of the same button finds it spent.
-        self.cursors.update(pressed.key, replace(cursor, next_passage=next_start))
-        await query.answer()
-        markup = None
-        if next_start < len(answer.passages):
-            more = InlineKeyboardButton(
-                "More passages", callback_data=more_data(pressed.key, next_start)
-            )
-            markup = InlineKeyboardMarkup([[more]])
-        await send(context.bot, chat_id, page, reply_to=query.message.message_id, markup=markup)
-        await self._drop_buttons(
-            context, query.message, keep=lambda data: not data.startswith("more:")
-        )
-
-    async def _drop_buttons(
-        self, context: Context, message: object, keep: Callable[[str], bool]
-    ) -> None:
-        """Take spent buttons off an earlier message (a courtesy: failures are only logged)."""
-        if not isinstance(message, Message) or message.reply_markup is None:
-            return
-        rows = [
-            [b for b in row if isinstance(b.callback_data, str) and keep(b.callback_data)]
-            for row in message.reply_markup.inline_keyboard
-        ]
-        rows = [row for row in rows if row]
-        try:
-            await context.bot.edit_message_reply_markup(
-                message.chat.id,
-                message.message_id,
-                reply_markup=InlineKeyboardMarkup(rows) if rows else None,
-            )
-        except BadRequest as e:
-            log.debug("could not update the buttons of message %s: %s", message.message_id, e)
+        await self.buttons.press(update, context)
 
     # --- errors ---------------------------------------------------------------------------
 

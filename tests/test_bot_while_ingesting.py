@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.handlers import APOLOGY
+from bot.texts import APOLOGY
 from qa.engine import Engine
 from tests.botapi_double import BotAPIDouble, Sent, bot, check_html
 from tests.test_crash import corpus, driver

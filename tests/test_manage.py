@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from bot.handlers import APOLOGY
+from bot.texts import APOLOGY
 from index.build import ingest
 from index.catalog import ArticleRow
 from index.doctor import check
