@@ -58,8 +58,8 @@ def main() -> None:
 
     from index.models import load_embedder
     from index.settings import Settings
-    from qa.eval import EvalOptions, run_eval
     from qa.eval_data import load_news, load_squad
+    from qa.eval_run import EvalOptions, run_eval
     from qa.quotes import QuoteSettings
     from qa.retriever import RetrievalSettings
 

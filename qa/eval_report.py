@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 from index.wording import plural
-from qa.eval import ANSWERABLE, CUTOFFS, EvalReport, Outcome, Share
+from qa.eval_metrics import ANSWERABLE, CUTOFFS, Outcome, Share
+from qa.eval_run import EvalReport
 
 _CLIP = 240  # characters of a quote shown in the failure list
 

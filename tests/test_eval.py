@@ -11,18 +11,10 @@ import pytest
 from index.embedder import Embedder
 from index.settings import Settings
 from qa.answer import Answer, Passage, Quote
-from qa.eval import (
-    ANSWERABLE,
-    IMPOSSIBLE,
-    LEFT_OUT,
-    EvalOptions,
-    judge,
-    run_eval,
-    suggest_threshold,
-    summarize,
-)
 from qa.eval_data import EvalFileError, contains_answer, leave_out, load_squad
+from qa.eval_metrics import ANSWERABLE, IMPOSSIBLE, LEFT_OUT, judge, suggest_threshold, summarize
 from qa.eval_report import failures, to_json, to_table
+from qa.eval_run import EvalOptions, run_eval
 from tests.conftest import ROOT
 
 SHARED_XQUAD = ROOT.parent / "shared" / "eval" / "xquad" / "xquad.en.json"
@@ -224,8 +216,8 @@ def test_metric_definitions_by_hand() -> None:
 
 
 def failures_from(outcomes: list) -> list[dict]:
-    from qa.eval import EvalReport
     from qa.eval_data import EvalSet
+    from qa.eval_run import EvalReport
 
     report = EvalReport(
         EvalSet("x", "1.1", (), ()),

@@ -11,9 +11,9 @@ import pytest
 
 from index.embedder import Embedder
 from index.settings import Settings
-from qa.eval import EvalOptions, run_eval
 from qa.eval_data import EvalFileError, load_news
 from qa.eval_report import to_json, to_table
+from qa.eval_run import EvalOptions, run_eval
 
 ARTICLES = [
     {

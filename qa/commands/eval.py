@@ -52,9 +52,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
     from index.models import load_embedder
-    from qa.eval import EvalOptions, run_eval
     from qa.eval_data import EvalFileError, load_news, load_squad
     from qa.eval_report import failures, failures_text, to_json, to_table
+    from qa.eval_run import EvalOptions, run_eval
 
     if args.articles is not None:
         evalset = load_news(args.file, args.articles)
