@@ -55,8 +55,8 @@ def main() -> None:
     p.add_argument("--work", type=Path, default=default_work())
     args = p.parse_args()
     header("HNSW recall and latency against exact search")
-    from index.embedder import SentenceTransformerEmbedder
     from index.settings import DEFAULT_MODEL
+    from index.st_embedder import SentenceTransformerEmbedder
 
     efs = [int(x) for x in args.ef.split(",")]
     default_ef = vectors.HNSW_EF_SEARCH

@@ -153,8 +153,8 @@ def real_chunks(work: Path, min_chunks: int, embedder: Embedder | None = None) -
     if path.with_suffix(".npy").exists():
         return RealChunks.load(path)
     if embedder is None:
-        from index.embedder import SentenceTransformerEmbedder
         from index.settings import DEFAULT_MODEL
+        from index.st_embedder import SentenceTransformerEmbedder
 
         embedder = SentenceTransformerEmbedder(DEFAULT_MODEL, dtype="float32")
     print(f"embedding {min_chunks}+ real chunks once (cached in {path}) ...", flush=True)

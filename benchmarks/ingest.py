@@ -86,9 +86,9 @@ class Timed(Embedder):
 
 
 def make_embedder(variant: str) -> Embedder:
-    from index.embedder import SentenceTransformerEmbedder
     from index.models import load_embedder
     from index.settings import DEFAULT_MODEL, Settings
+    from index.st_embedder import SentenceTransformerEmbedder
 
     if variant == "qa-torch":
         return SentenceTransformerEmbedder(DEFAULT_MODEL)
@@ -98,7 +98,8 @@ def make_embedder(variant: str) -> Embedder:
 
 def child(variant: str, chunks: int, work: Path, lang: str | None) -> dict:
     """One timed run; vectors of the chunks and of 50 questions saved for the drift figures."""
-    from index.embedder import normalise, reads_letter_by_letter
+    from index.embedder import normalise
+    from index.sentence_vectors import reads_letter_by_letter
     from index.settings import Settings
 
     embedder = make_embedder(variant)

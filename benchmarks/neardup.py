@@ -79,9 +79,9 @@ def main() -> None:
     from datasketch import MinHash
 
     from index.build import prepare
-    from index.embedder import SentenceTransformerEmbedder
     from index.records import Article
     from index.settings import DEFAULT_MODEL
+    from index.st_embedder import SentenceTransformerEmbedder
 
     docs = corpus(args.articles)
     # A half is an excerpt of its own article's copies: that pair has no clear answer, so

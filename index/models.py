@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from index.embedder import Embedder, SentenceTransformerEmbedder
+from index.embedder import Embedder
 from index.settings import Settings
+from index.st_embedder import SentenceTransformerEmbedder
 
 log = logging.getLogger(__name__)
 

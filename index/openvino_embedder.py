@@ -37,13 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from index.embedder import (
-    Embedder,
-    normalise,
-    read_in_context,
-    resolve_dtype,
-    resolve_model,
-)
+from index.embedder import Embedder, normalise, resolve_dtype, resolve_model
+from index.sentence_vectors import read_in_context
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     sentences TEXT NOT NULL,                    -- JSON [[start, end], ...], article offsets
     vector BLOB NOT NULL                        -- float32, unit length
 );
--- The vectors of each chunk's sentences, read in context (index.embedder), in the order of
+-- The vectors of each chunk's sentences, read in context (index.sentence_vectors), in the order of
 -- chunks.sentences; index.int8 packs them. A chunk without a row has its sentences embedded
 -- when a question needs them (indexes written before this table, embedders without it).
 CREATE TABLE IF NOT EXISTS sentence_vectors (

@@ -48,8 +48,8 @@ def real_embedder(private_cache: Path) -> Embedder:
 def torch_embedder() -> Embedder:
     """The bundled model through sentence-transformers (torch): the fallback for models that
     cannot be exported, and the reference the export is checked against."""
-    from index.embedder import SentenceTransformerEmbedder
     from index.settings import DEFAULT_MODEL
+    from index.st_embedder import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder(DEFAULT_MODEL)
 

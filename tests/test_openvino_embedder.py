@@ -65,7 +65,7 @@ def openvino(exported: Path) -> ExportedEmbedder:
 
 @pytest.fixture(scope="session")
 def float32_embedder() -> Embedder:
-    from index.embedder import SentenceTransformerEmbedder
+    from index.st_embedder import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder(DEFAULT_MODEL, dtype="float32")
 
@@ -229,10 +229,10 @@ def linked_model(tmp_path: Path, config: dict[str, object] | None = None) -> Pat
 def test_model_with_a_prompt_is_not_exported_and_falls_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from index.embedder import SentenceTransformerEmbedder
     from index.model_export import ensure_export
     from index.models import load_embedder
     from index.settings import Settings
+    from index.st_embedder import SentenceTransformerEmbedder
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     folder = linked_model(

@@ -12,9 +12,10 @@ import pytest
 
 from index import int8
 from index.build import ingest, sentence_spans
-from index.embedder import Embedder, pool_spans, read_in_context, sentence_pieces
+from index.embedder import Embedder
 from index.reader import IndexReader
 from index.records import Article
+from index.sentence_vectors import pool_spans, read_in_context, sentence_pieces
 from index.settings import Settings
 from qa.engine import Engine
 from tests.conftest import DEMO_ANSWER_START, DEMO_QUESTION

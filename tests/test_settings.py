@@ -79,8 +79,8 @@ def test_default_model_resolves_to_the_bundled_folder() -> None:
 
 
 def test_unknown_model_is_a_clear_error() -> None:
-    from index.embedder import SentenceTransformerEmbedder
     from index.errors import ModelError
+    from index.st_embedder import SentenceTransformerEmbedder
 
     with pytest.raises(ModelError, match="no downloads"):
         SentenceTransformerEmbedder("/nonexistent/model-folder")
