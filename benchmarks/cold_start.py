@@ -56,7 +56,7 @@ def child_env(cache: Path) -> dict[str, str]:
 
 def prepare_caches(work: Path) -> tuple[Path, Path]:
     """(a cache with the default model exported, one where it is marked unsupported)."""
-    from index.openvino_embedder import FORMAT, ExportMeta, fingerprint, model_folder
+    from index.export_cache import FORMAT, ExportMeta, fingerprint, model_folder
     from index.settings import DEFAULT_MODEL
 
     export, torch = work / "cache-export", work / "cache-torch"

@@ -24,20 +24,18 @@ from pathlib import Path
 from typing import Any
 
 from index.embedder import normalise
-from index.openvino_embedder import (
+from index.export_cache import (
     CANARY,
     FILES,
     FORMAT,
-    MIN_COSINE,
     OUTPUTS,
-    ExportedEmbedder,
     ExportMeta,
-    agreement,
     cache_root,
     fingerprint,
     model_folder,
     read_meta,
 )
+from index.openvino_embedder import MIN_COSINE, ExportedEmbedder, agreement
 
 log = logging.getLogger(__name__)
 

@@ -62,8 +62,8 @@ def test_an_export_embedder_is_freed_on_the_thread_that_drops_it(real_embedder: 
 def test_partial_exports_of_dead_runs_are_removed_at_the_next_start(
     real_embedder: Embedder,
 ) -> None:
+    from index.export_cache import cache_root
     from index.model_export import ensure_export
-    from index.openvino_embedder import cache_root
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], text=True,
                           capture_output=True, check=True)  # fmt: skip

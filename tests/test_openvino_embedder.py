@@ -17,15 +17,8 @@ import numpy as np
 import pytest
 
 from index.embedder import Embedder, resolve_model
-from index.openvino_embedder import (
-    FORMAT,
-    ExportedEmbedder,
-    ExportMeta,
-    cache_root,
-    fingerprint,
-    model_folder,
-    open_export,
-)
+from index.export_cache import FORMAT, ExportMeta, cache_root, fingerprint, model_folder
+from index.openvino_embedder import ExportedEmbedder, open_export
 from index.settings import DEFAULT_MODEL
 from tests.conftest import DEMO_DIR
 
