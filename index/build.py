@@ -1,9 +1,5 @@
-"""Ingest and rebuild: articles in, chunks embedded, committed atomically with the FAISS file.
-
-A write is one SQLite transaction. The FAISS file for the next generation is written first,
-under its own name; the commit that records the new generation is what makes both visible.
-A crash before the commit leaves the previous generation whole; a stray file is removed later.
-"""
+"""Ingest and rebuild: articles in, chunked and embedded, written through `IndexWriter`
+(index.writer) a group at a time, each group one generation committed atomically."""
 
 from __future__ import annotations
 
@@ -14,25 +10,23 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from index import identity, neardup
+from index import identity
 from index.chunker import chunk_text
 from index.embedder import Embedder
-from index.errors import IndexMismatch, store_damage
+from index.errors import store_damage
 from index.lock import write_lock
-from index.manifest import Layout, Manifest, now_iso
-from index.records import Article, Chunk, ReadFailure, StoredArticle
+from index.manifest import Layout
+from index.records import Article, Chunk, ReadFailure
 from index.sentences import split_sentences
-from index.settings import DEFAULT_CHUNK_TOKENS, DEFAULT_MODEL, Settings
-from index.store import Store, fingerprint
-from index.vectors import VectorIndex, choose_search
+from index.settings import Settings
+from index.store import fingerprint
 from index.wording import plural
+from index.writer import EmbedderFactory, IndexWriter, Pending
 
 log = logging.getLogger(__name__)
 
 GROUP_CHUNKS = 4096  # chunks embedded and committed together; a crash loses at most one group
 MAX_TITLE_TOKENS = 32  # of the title prefix counted into each chunk's budget
-
-EmbedderFactory = Callable[[str], Embedder]
 
 
 @dataclass
@@ -118,205 +112,13 @@ def sentence_spans(article: Article, chunks: Sequence[Chunk]) -> list[list[tuple
 
 def embed(
     embedder: Embedder,
-    batch: Sequence[tuple[Article, StoredArticle | None, list[Chunk]]],
+    batch: Sequence[Pending],
     inputs: Sequence[str],
     progress: bool,
 ) -> tuple[np.ndarray, list[np.ndarray | None]]:
     """The batch's chunk vectors, and their sentences' vectors read in context."""
     spans = [s for article, _, chunks in batch for s in sentence_spans(article, chunks)]
     return embedder.embed_with_sentences(inputs, spans, progress=progress)
-
-
-class _Writer:
-    """An open index held under the write lock, with its vectors in memory."""
-
-    def __init__(
-        self, settings: Settings, make_embedder: EmbedderFactory, search: str = "auto"
-    ) -> None:
-        self.layout = Layout(settings.index_dir)
-        self.search = search  # "auto": flat or HNSW by size (index.vectors.choose_search)
-        self.store = Store(self.layout.store)
-        self._make_embedder = make_embedder
-        self._embedder: Embedder | None = None
-        self.model_seconds = 0.0  # loading (and first exporting) the model
-        stored = self.store.get_meta("manifest")
-        if stored is None:
-            tokens = settings.chunk_tokens or DEFAULT_CHUNK_TOKENS
-            self.manifest = Manifest(
-                model=settings.model or DEFAULT_MODEL,
-                dimension=0,  # known once the model is loaded
-                chunk_tokens=tokens,
-                chunk_overlap=settings.effective_overlap(tokens),
-                created=now_iso(),
-            )
-            self.vectors: VectorIndex | None = None
-        else:
-            self.manifest = Manifest.from_dict(stored)
-            self.manifest.check_format(settings.index_dir)
-            self.vectors = None  # loaded on first commit
-        self._remove_stale_files()  # left by a write that died before its commit
-
-    def check_settings(self, settings: Settings) -> None:
-        """An ingest adds to the index as built; other settings need `qa rebuild`."""
-        m, folder = self.manifest, self.layout.folder
-        if settings.model is not None:
-            m.check_model(settings.model, folder)
-        for name, asked, built in (
-            ("--chunk-tokens", settings.chunk_tokens, m.chunk_tokens),
-            ("--chunk-overlap", settings.chunk_overlap, m.chunk_overlap),
-        ):
-            if asked is not None and asked != built:
-                raise IndexMismatch(
-                    f"the index in {folder} is chunked with {name} {built}, not {asked}; "
-                    f"run `qa rebuild --index {folder} {name} {asked}` to re-chunk it"
-                )
-
-    @property
-    def embedder(self) -> Embedder:
-        if self._embedder is None:
-            started = time.perf_counter()
-            self._embedder = self._make_embedder(self.manifest.model)
-            self.model_seconds = time.perf_counter() - started
-            dim = self._embedder.dimension
-            if self.manifest.dimension not in (0, dim):
-                raise IndexMismatch(
-                    f"the model {self.manifest.model!r} gives {dim}-dimensional vectors but the "
-                    f"index in {self.layout.folder} holds {self.manifest.dimension}; "
-                    f"run `qa rebuild --index {self.layout.folder}`"
-                )
-            self.manifest = self.manifest.with_(dimension=dim)
-        return self._embedder
-
-    def current_vectors(self) -> VectorIndex:
-        if self.vectors is None:
-            path = self.layout.vectors(self.manifest.generation)
-            if self.manifest.generation and path.exists():
-                self.vectors = VectorIndex.load(path)
-            else:
-                ids, vecs = self.store.vectors(self.manifest.dimension)
-                self.vectors = VectorIndex.build(ids, vecs, self.manifest.dimension)
-        return self.vectors
-
-    def commit(
-        self,
-        batch: list[tuple[Article, StoredArticle | None, list[Chunk]]],
-        vectors: np.ndarray,
-        sentences: Sequence[np.ndarray | None] | None = None,
-        *,
-        replace_all: bool = False,
-    ) -> None:
-        """Store the batch's articles and chunks, and the FAISS file, as one generation."""
-        now = now_iso()
-        index = (
-            VectorIndex.empty(self.manifest.dimension, choose_search(len(vectors), self.search))
-            if replace_all
-            else self.current_vectors()
-        )
-        with self.store.transaction():
-            if replace_all:
-                self.store.delete_all_chunks()
-            removed: list[int] = []
-            added: list[int] = []
-            firsts: list[tuple[int, Article, list[int], int]] = []  # rowid, article, ids, row
-            row = 0
-            for article, old, chunks in batch:
-                if old is not None and not replace_all:
-                    removed += self.store.delete_chunks(old.rowid)
-                rowid = self.store.put_article(article, now)
-                ids = self.store.add_chunks(
-                    rowid,
-                    article,
-                    chunks,
-                    vectors[row : row + len(chunks)],
-                    sentences[row : row + len(chunks)] if sentences else None,
-                )
-                firsts.append((rowid, article, ids, row))
-                added += ids
-                row += len(chunks)
-            index.add(np.asarray(added, dtype=np.int64), vectors)
-            manifest, index = self._next_generation(index, removed, now)
-            for rowid, article, ids, first in firsts:
-                self._group(index, rowid, article, set(ids), vectors[first])
-            index.save(self.layout.vectors(manifest.generation))
-        self._installed(manifest, index)
-
-    def keep_aliases(self, aliases: Sequence[tuple[Article, str]]) -> int:
-        """Keep each (article, owner id) as another id of the stored owner; the number kept
-        (not those whose owner's text changed since, which went with that text)."""
-        if not aliases:
-            return 0
-        with self.store.transaction():
-            return sum(self.store.put_alias(alias, owner) for alias, owner in aliases)
-
-    def remove(self, rowids: Sequence[int]) -> int:
-        """Delete these articles with their chunks, keyword rows and vectors as one
-        generation, like `commit`; returns the number of chunks removed."""
-        if not rowids:
-            return 0
-        index = self.current_vectors()
-        with self.store.transaction():
-            removed = [cid for rowid in rowids for cid in self.store.delete_article(rowid)]
-            manifest, index = self._next_generation(index, removed, now_iso())
-            index.save(self.layout.vectors(manifest.generation))
-        self._installed(manifest, index)
-        return len(removed)
-
-    def _next_generation(
-        self, index: VectorIndex, removed: list[int], now: str
-    ) -> tuple[Manifest, VectorIndex]:
-        """Inside a write's transaction, its rows written: the next generation's manifest
-        recorded, and `index` without the `removed` chunks' vectors, switched to the kind
-        its size asks for (past HNSW_FROM, from the store's float32 vectors)."""
-        articles, chunks_total = self.store.counts()
-        manifest = self.manifest.with_(
-            articles=articles,
-            chunks=chunks_total,
-            search=choose_search(chunks_total, self.search),
-            generation=self.manifest.generation + 1,
-            updated=now,
-        )
-        self.store.set_meta("manifest", manifest.to_dict())
-        index.remove(removed)
-        index = index.with_search(manifest.search, lambda: self.store.vectors(manifest.dimension))
-        return manifest, index
-
-    def _installed(self, manifest: Manifest, index: VectorIndex) -> None:
-        """After the commit that made them the index's: keep them, drop older vector files."""
-        self.manifest, self.vectors = manifest, index
-        manifest.write_mirror(self.layout)
-        self._remove_stale_files()
-
-    def _group(
-        self, index: VectorIndex, rowid: int, article: Article, own: set[int], first: np.ndarray
-    ) -> None:
-        """Give the article the story id of a near duplicate already stored, else its own."""
-        near = [
-            cid
-            for cid, cos in index.search(first, neardup.CANDIDATES)
-            if cos >= neardup.CANDIDATE_COSINE and cid not in own
-        ]
-        others = self.store.stories_of_chunks(near)  # article rowid -> story id
-        # The story is the lowest of the article's own rowid and the stories it matches.
-        # Taken oldest first, the first match decides, and the candidates after it (often
-        # copies of the same story) are not read or compared.
-        story = rowid
-        for other, their_story in sorted(others.items(), key=lambda o: o[1]):
-            if their_story >= story:
-                break
-            # Shingles are made only here, for an article with a candidate.
-            if other != rowid and neardup.same_story(article.text, self.store.article_text(other)):
-                story = their_story
-                break
-        self.store.set_story(rowid, story)
-
-    def _remove_stale_files(self) -> None:
-        keep = self.layout.vectors(self.manifest.generation)
-        for path in self.layout.all_vector_files():
-            if path != keep:
-                path.unlink(missing_ok=True)
-
-    def close(self) -> None:
-        self.store.close()
 
 
 def ingest(
@@ -336,10 +138,10 @@ def ingest(
     # A page found damaged while writing is named like one found at opening.
     with write_lock(settings.index_dir, on_wait), store_damage(Layout(settings.index_dir).store):
         report.waited = time.perf_counter() - started
-        writer = _Writer(settings, make_embedder, search)
+        writer = IndexWriter(settings, make_embedder, search)
         try:
             writer.check_settings(settings)
-            pending: list[tuple[Article, StoredArticle | None, list[Chunk]]] = []
+            pending: list[Pending] = []
             inputs: list[str] = []
             seen: dict[str, str] = {}  # text hash -> id, for this run
             seen_ids: set[str] = set()
@@ -437,7 +239,7 @@ def rebuild(
     # A page found damaged while writing is named like one found at opening.
     with write_lock(settings.index_dir, on_wait), store_damage(Layout(settings.index_dir).store):
         report.waited = time.perf_counter() - started
-        writer = _Writer(settings, make_embedder, search)
+        writer = IndexWriter(settings, make_embedder, search)
         try:
             m = writer.manifest
             tokens = settings.chunk_tokens or m.chunk_tokens
@@ -453,7 +255,7 @@ def rebuild(
                 chunk_tokens=tokens,
                 chunk_overlap=overlap,
             )
-            batch: list[tuple[Article, StoredArticle | None, list[Chunk]]] = []
+            batch: list[Pending] = []
             inputs: list[str] = []
             for article in list(writer.store.articles()):
                 chunks, texts = prepare(

@@ -8,52 +8,13 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from index.keyword_search import scope_sql  # the conditions search applies to a scope
-from index.records import Article, Scope, StoredAlias
+from index.records import Article, ArticleRecord, ArticleRow, Selection
 from index.store import Store
 
 SIMILAR_SCAN = 20_000  # ids compared one by one when suggesting; beyond, only those sharing a part
-
-
-@dataclass(frozen=True)
-class Selection:
-    """Which articles a management command acts on: a scope of dates and source, and the
-    files they were read from (`path`: one file, or every file under a folder)."""
-
-    scope: Scope = field(default_factory=Scope)
-    path: str | None = None  # absolute, as index.sources stores it
-
-    @property
-    def everything(self) -> bool:
-        return self.scope.everything and self.path is None
-
-
-@dataclass(frozen=True)
-class ArticleRow:
-    """One line of `qa list`."""
-
-    id: str
-    title: str
-    published: str | None
-    source: str | None
-    url: str | None
-    path: str | None
-    chunks: int
-
-
-@dataclass(frozen=True)
-class ArticleRecord:
-    """Everything stored about one article (`qa show`)."""
-
-    article: Article
-    chunks: int
-    added: str
-    updated: str
-    story: tuple[str, ...]  # ids of the other articles of its story (near duplicates)
-    aliases: tuple[StoredAlias, ...] = ()  # other ids its very text was read under
 
 
 class Catalog(Store):

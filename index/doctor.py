@@ -1,10 +1,11 @@
 """Consistency checks of an index folder, and repair of what can be derived from the store.
 
-The store (SQLite) is the truth. The FAISS file, the keyword index's rows, the manifest's
-counts and manifest.json are all derived from it, so `repair` rebuilds them without
-re-embedding anything. What cannot be derived (a corrupt SQLite file) is reported with the
-command to run. A file in the folder that the index did not make is the user's: it is named,
-never deleted, and moved aside (`move_unknown`) only when asked.
+The store (SQLite) is the ledger and the truth. The search backend's contents (the FAISS
+file, the keyword rows, the search entries), the manifest's counts and manifest.json are all
+derived from it, so `repair` refills them without re-embedding anything, and upgrades a
+store an older version wrote (index.migrate). What cannot be derived (a corrupt SQLite
+file) is reported with the command to run. A file in the folder that the index did not make
+is the user's: it is named, never deleted, and moved aside (`move_unknown`) only when asked.
 """
 
 from __future__ import annotations
@@ -17,11 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from index.errors import IndexCorrupt, IndexMissing
+from index.local_backend import LocalBackend
 from index.lock import write_lock
 from index.manifest import FORMAT_VERSION, Layout, Manifest, now_iso
+from index.migrate import upgrade
 from index.store import Store
 from index.vectors import VectorIndex
 from index.wording import plural
+
+REFILL_BATCH = 4096  # entries read from the store and written to the backend at a time
 
 # What the index keeps in its folder besides the current vector file. SQLite's journals are
 # part of the store (a hot journal is what makes a crashed write recoverable).
@@ -76,6 +81,20 @@ def check(folder: Path) -> list[Problem]:
         return [Problem(f"the store {layout.store} is unreadable: {why}", repairable=False)]
 
 
+def stored_format(folder: Path) -> int | None:
+    """The format the index at `folder` is written in (index.manifest.FORMAT_VERSION is
+    this version's); None when its manifest cannot be read."""
+    try:
+        store = Store(Layout(folder).store, readonly=True)
+        try:
+            data = store.get_meta("manifest")
+        finally:
+            store.close()
+    except (sqlite3.DatabaseError, IndexCorrupt):
+        return None
+    return None if data is None else Manifest.from_dict(data).format
+
+
 def _check_store(layout: Layout, store: Store) -> list[Problem]:
     data = store.get_meta("manifest")
     if data is None:
@@ -87,11 +106,21 @@ def _check_store(layout: Layout, store: Store) -> list[Problem]:
             )
         ]
     manifest = Manifest.from_dict(data)
-    if manifest.format != FORMAT_VERSION:
+    if manifest.format > FORMAT_VERSION:
         return [
             Problem(
-                f"format {manifest.format}, this version reads {FORMAT_VERSION}; run `qa rebuild`",
+                f"format {manifest.format}, newer than this version reads ({FORMAT_VERSION}): "
+                "upgrade newsqa",
                 repairable=False,
+            )
+        ]
+    if manifest.format < FORMAT_VERSION:
+        return [
+            Problem(
+                f"format {manifest.format}, written by an older version; this one reads "
+                f"{FORMAT_VERSION} and upgrades it on the next write, `qa ask`, or "
+                "`qa doctor --repair`",
+                severe=False,
             )
         ]
     h = store.health(manifest.dimension)
@@ -126,11 +155,19 @@ def _check_store(layout: Layout, store: Store) -> list[Problem]:
                 f"the store holds {h.articles} and {chunks}"
             )
         )
-    if h.keyword_rows != chunks:
+    search = LocalBackend(store, layout.folder)
+    if search.keyword_rows() != chunks:
         problems.append(
             Problem(
-                f"the keyword index has {plural(h.keyword_rows, 'row')} for "
+                f"the keyword index has {plural(search.keyword_rows(), 'row')} for "
                 f"{plural(chunks, 'chunk')}"
+            )
+        )
+    if search.entry_count() != chunks:
+        problems.append(
+            Problem(
+                f"the search backend has {plural(search.entry_count(), 'entry', 'entries')} "
+                f"for {plural(chunks, 'chunk')}"
             )
         )
     problems += _check_vectors(layout, manifest, set(h.chunk_ids))
@@ -214,30 +251,47 @@ def repair(folder: Path, on_wait: Callable[[str], None] | None = None) -> list[P
             return check(folder)
         store = Store(layout.store)
         try:
-            manifest = Manifest.from_dict(store.get_meta("manifest"))
+            manifest = upgrade(store, folder) or Manifest.from_dict(store.get_meta("manifest"))
+            search = LocalBackend(
+                store,
+                folder,
+                dimension=manifest.dimension,
+                search=manifest.search,
+                exact=lambda: store.vectors(manifest.dimension),
+            )
             with store.transaction():
                 store.delete_orphan_chunks()
-                store.reindex_keywords()
-                ids, vectors = store.vectors(manifest.dimension)
+                refill(store, search, manifest.dimension)
                 articles, chunks = store.counts()
                 manifest = manifest.with_(
                     articles=articles,
                     chunks=chunks,
-                    generation=manifest.generation + 1,
+                    generation=search.commit(),
+                    search=search.kind,
                     updated=now_iso(),
                 )
                 store.set_meta("manifest", manifest.to_dict())
-                VectorIndex.build(ids, vectors, manifest.dimension, manifest.search).save(
-                    layout.vectors(manifest.generation)
-                )
+            manifest.write_mirror(layout)
+            search.tidy()
         finally:
             store.close()
-        manifest.write_mirror(layout)
-        current = layout.vectors(manifest.generation).name
-        for p in layout.folder.iterdir():
-            if p.is_file() and p.name != current and DERIVED.fullmatch(p.name):
+        for p in layout.folder.iterdir():  # temporary files of interrupted writes
+            if p.is_file() and p.name.endswith(".tmp") and DERIVED.fullmatch(p.name):
                 p.unlink()
     return check(folder)
+
+
+def refill(store: Store, search: LocalBackend, dimension: int) -> None:
+    """Empty the search backend and give it every chunk of the store again, vectors as
+    stored (nothing is embedded); visible at the backend's next commit."""
+    search.clear()
+    batch = []
+    for entry in store.entries(dimension):
+        batch.append(entry)
+        if len(batch) >= REFILL_BATCH:
+            search.upsert(batch)
+            batch.clear()
+    search.upsert(batch)
 
 
 def move_unknown(folder: Path) -> list[tuple[Path, Path]]:

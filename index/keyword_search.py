@@ -1,5 +1,5 @@
-"""Keyword search: FTS5 BM25 over the chunks' folded text (the store's `chunks_fts`), for
-any user text, inside a scope of dates and sources when asked.
+"""Keyword search: FTS5 BM25 over the chunks' folded text (`chunks_fts`, the local search
+backend's table), for any user text, kept to a scope by the backend's filter when asked.
 
 The query is built by `index.keyword_query` (content words, each quoted, the rarest required
 up to a budget of postings); words' posting counts are remembered until the index changes.
@@ -20,7 +20,7 @@ COUNTS_KEPT = 100_000  # words' posting counts remembered between questions
 
 
 class KeywordSearch:
-    """Keyword search on a store's connection (`Store.keywords`)."""
+    """Keyword search on the store's connection (index.local_backend's)."""
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
@@ -33,7 +33,6 @@ class KeywordSearch:
         self,
         query: str,
         k: int,
-        scope: Scope | None = None,
         budget: int = POSTINGS_BUDGET,
         keep: Callable[[np.ndarray], np.ndarray] | None = None,
         share: float = 0.0,
@@ -42,11 +41,11 @@ class KeywordSearch:
 
         The query is the text's content words, each quoted, so FTS operators (AND, NEAR, *,
         column:) in the text are searched as words, never parsed; the chunks scored are
-        those holding its rarest words, up to `budget` of them (index.keyword_query). A
-        `scope` limits the articles searched; so does `keep`, which tells of chunk ids which
-        are in a scope the caller knows: every match is scored anyway, so they are filtered
-        in memory, several times cheaper than joining each match to its article; `share`,
-        the part of the index `keep` holds, lets a wide scope read only the best matches.
+        those holding its rarest words, up to `budget` of them (index.keyword_query).
+        `keep` tells of chunk ids which are in a scope the caller knows: every match is
+        scored anyway, so they are filtered in memory, several times cheaper than joining
+        each match to its article; `share`, the part of the index `keep` holds, lets a wide
+        scope read only the best matches.
         """
         words = query_terms(query) if k > 0 else []
         rare, common = words, list[str]()
@@ -57,20 +56,11 @@ class KeywordSearch:
         match = match_expression(rare, common)
         if keep is not None:
             return self._kept(match, k, keep, share)
-        if scope is None or scope.everything:
-            rows = self._db.execute(
-                "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? "
-                "ORDER BY bm25(chunks_fts) LIMIT ?",
-                (match, k),
-            )
-        else:
-            where, args = scope_sql(scope)
-            rows = self._db.execute(
-                "SELECT f.rowid, bm25(chunks_fts) FROM chunks_fts f "
-                "JOIN chunks c ON c.id = f.rowid JOIN articles a ON a.rowid = c.article "
-                f"WHERE chunks_fts MATCH ? AND {where} ORDER BY bm25(chunks_fts) LIMIT ?",
-                (match, *args, k),
-            )
+        rows = self._db.execute(
+            "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? "
+            "ORDER BY bm25(chunks_fts) LIMIT ?",
+            (match, k),
+        )
         return [(int(r), -float(s)) for r, s in rows]
 
     def _kept(
@@ -119,19 +109,22 @@ class KeywordSearch:
         self._counts.clear()
 
 
-def scope_sql(scope: Scope) -> tuple[str, list[str]]:
-    """A WHERE condition on `a` (articles) and its parameters; never formats user text."""
+def scope_sql(scope: Scope, table: str = "a") -> tuple[str, list[str]]:
+    """A WHERE condition on `table` (an alias of `articles`, or of the local backend's
+    `search_entries`: both have published, source and url) and its parameters; never
+    formats user text."""
     where, args = ["1"], []
     # Plain comparisons of the ISO text, so the articles_by_date index serves them: any
     # "YYYY-MM-DD..." is >= since's day, and < until's day followed by "~", which sorts
     # after every character an ISO date or time holds.
     if scope.since:
-        where.append("a.published >= ?")
+        where.append(f"{table}.published >= ?")
         args.append(scope.since)
     if scope.until:
-        where.append("a.published < ?")
+        where.append(f"{table}.published < ?")
         args.append(scope.until + "~")
     if scope.source:
-        where.append("instr(lower(coalesce(a.source, '') || ' ' || coalesce(a.url, '')), ?) > 0")
+        source = f"coalesce({table}.source, '') || ' ' || coalesce({table}.url, '')"
+        where.append(f"instr(lower({source}), ?) > 0")
         args.append(scope.source.casefold())
     return " AND ".join(where), args

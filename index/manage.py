@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from index.build import _Writer  # the writer ingest commits through
-from index.catalog import ArticleRecord, ArticleRow, Catalog, Selection
+from index.catalog import Catalog
 from index.embedder import Embedder
 from index.errors import IndexMissing, QAError
 from index.lock import write_lock
 from index.manifest import Layout
-from index.records import Article
+from index.records import Article, ArticleRecord, ArticleRow, Selection
 from index.settings import Settings
+from index.writer import IndexWriter
 
 # What index.formats.jsonl reads back; `qa ingest` of an export restores these.
 EXPORT_FIELDS = ("id", "title", "text", "url", "published", "source", "lang")
@@ -186,7 +186,7 @@ def delete(
             if still is not None:
                 ids = [r.id for r in catalog.rows_with(ids) if still(r)]
             rowids = catalog.rowids(ids)
-        writer = _Writer(settings, _no_model)
+        writer = IndexWriter(settings, _no_model)
         try:
             chunks = writer.remove(rowids)
         finally:

@@ -11,7 +11,9 @@ from typing import Any
 
 from index.errors import IndexMismatch
 
-FORMAT_VERSION = 1
+# Moves with the store's schema; index.migrate upgrades each older format (1: before the
+# search backend kept its own record of each chunk).
+FORMAT_VERSION = 2
 
 
 def now_iso() -> str:
@@ -66,11 +68,16 @@ class Manifest:
     def with_(self, **changes: Any) -> Manifest:
         return replace(self, **changes)
 
+    @property
+    def current(self) -> bool:
+        """Whether this version reads the format as it is (index.migrate upgrades older)."""
+        return self.format == FORMAT_VERSION
+
     def check_format(self, folder: Path) -> None:
         if self.format != FORMAT_VERSION:
             raise IndexMismatch(
                 f"the index in {folder} has format {self.format}, this version reads "
-                f"{FORMAT_VERSION}; run `qa rebuild --index {folder}`"
+                f"{FORMAT_VERSION}; run `qa doctor --repair --index {folder}` to upgrade it"
             )
 
     def check_model(self, model: str, folder: Path) -> None:

@@ -1,9 +1,9 @@
-"""Reading an index back: the store and the FAISS file of one committed generation."""
+"""Reading an index back: the ledger (index.store) and the search backend of one committed
+generation."""
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -12,17 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
-from index.days import DayTable
-from index.errors import IndexCorrupt, IndexMissing, store_damage
+from index.backend import Match
+from index.errors import IndexMissing, store_damage
+from index.local_backend import LocalBackend
 from index.manifest import Layout, Manifest
+from index.migrate import upgrade_folder
 from index.records import Article, Scope, StoredAlias, StoredArticleRef, StoredChunk
 from index.store import Store
-from index.vectors import VectorIndex
-from index.wording import plural
 
 log = logging.getLogger(__name__)
-
-_RETRIES = 20  # a writer may replace the FAISS file between our reading its name and opening it
 
 
 @dataclass(frozen=True)
@@ -40,58 +38,60 @@ class IndexStats:
 
 
 class IndexReader:
-    """A read-only view that follows the writers: `refresh()` picks up a newer generation."""
+    """A read-only view that follows the writers: `refresh()` picks up a newer generation.
+
+    Searches go to the search backend (index.backend; here the local one), records to the
+    store, the ledger: qa and bot reach the index through this class only.
+    """
 
     def __init__(self, folder: Path) -> None:
         self.layout = Layout(folder)
         if not self.layout.store.exists():
             raise IndexMissing.at(folder)
-        self.store = Store(self.layout.store, readonly=True)
-        self._days: DayTable | None = None  # see day_table
-        self._days_lock = threading.Lock()
+        self.store = self._open()
         try:
             with self.damage():
-                self.manifest, self._vectors = self._load()
+                self.manifest = self._manifest()
+                self.search = LocalBackend(
+                    self.store,
+                    folder,
+                    dimension=self.manifest.dimension,
+                    exact=lambda: self.store.vectors(self.manifest.dimension),
+                )
+                self.search.refresh()
         except BaseException:
             self.store.close()
             raise
+
+    def _open(self) -> Store:
+        """The store, upgraded first (under the write lock) if an older version wrote it."""
+        store = Store(self.layout.store, readonly=True)
+        try:
+            with self.damage():
+                data = store.get_meta("manifest")
+        except BaseException:
+            store.close()
+            raise
+        if data is not None and not Manifest.from_dict(data).current:
+            store.close()
+            upgrade_folder(self.layout.folder)
+            store = Store(self.layout.store, readonly=True)
+        return store
 
     def damage(self) -> AbstractContextManager[None]:
         """A block in which SQLite finding the store damaged raises IndexCorrupt, naming the
         file: wraps every use of the store (a damaged page is met only when it is read)."""
         return store_damage(self.layout.store)
 
-    def _load(self) -> tuple[Manifest, VectorIndex]:
-        folder = self.layout.folder
-        for _ in range(_RETRIES):
-            data = self.store.get_meta("manifest")
-            if data is None:
-                raise IndexMissing(f"the index in {folder} is empty; run `qa ingest PATH` first")
-            manifest = Manifest.from_dict(data)
-            manifest.check_format(folder)
-            try:
-                vectors = VectorIndex.load(self.layout.vectors(manifest.generation))
-            except RuntimeError:
-                if self._generation() != manifest.generation:
-                    continue  # replaced under us: read the newer one
-                break
-            if len(vectors) != manifest.chunks:
-                if self._generation() != manifest.generation:
-                    continue
-                raise IndexCorrupt(
-                    f"the vector file in {folder} holds {plural(len(vectors), 'vector')} but "
-                    f"the store {plural(manifest.chunks, 'chunk')}; "
-                    f"run `qa doctor --repair --index {folder}`"
-                )
-            return manifest, vectors
-        # The FAISS file is derived: rebuild it in memory from the store and carry on.
-        log.warning(
-            "no usable vector file in %s; rebuilt in memory (run `qa doctor --repair`)", folder
-        )
-        with self.store.snapshot():
-            manifest = Manifest.from_dict(self.store.get_meta("manifest"))
-            ids, vecs = self.store.vectors(manifest.dimension)
-        return manifest, VectorIndex.build(ids, vecs, manifest.dimension)
+    def _manifest(self) -> Manifest:
+        data = self.store.get_meta("manifest")
+        if data is None:
+            raise IndexMissing(
+                f"the index in {self.layout.folder} is empty; run `qa ingest PATH` first"
+            )
+        manifest = Manifest.from_dict(data)
+        manifest.check_format(self.layout.folder)
+        return manifest
 
     def _generation(self) -> int:
         data = self.store.get_meta("manifest")
@@ -102,70 +102,30 @@ class IndexReader:
         with self.damage():
             if self._generation() == self.manifest.generation:
                 return False
-            self.manifest, self._vectors = self._load()
-            self._days = None
-            self.store.keywords.forget_counts()
+            self.manifest = self._manifest()
+            self.search.refresh()
         log.info("index reloaded at generation %d", self.manifest.generation)
         return True
 
-    def dense(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """Top `k` (chunk id, cosine) for a (d,) unit query vector."""
-        return self._vectors.search(query, k)
+    def dense(self, query: np.ndarray, k: int, scope: Scope | None = None) -> list[Match]:
+        """Top `k` chunks by cosine to a (d,) unit query vector, inside `scope`."""
+        return self.search.dense(query, k, scope)
 
-    def dense_among(self, query: np.ndarray, ids: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """Exact top `k` (chunk id, cosine) among `ids` (a scope's chunks)."""
-        return self._vectors.search_among(query, ids, k)
-
-    def chunk_ids_in(self, scope: Scope) -> np.ndarray:
-        """(n,) int64 ids of the chunks of the articles in `scope`.
-
-        A scope of dates alone (every question asked as of a day has one) is cut by binary
-        search from a table of each dated chunk's day, read from the store once a
-        generation: the store's join costs ~15 ms a question at 40k chunks, this ~0.1 ms.
-        A source, or no limit at all (undated chunks too), is matched by the store.
-        """
-        if scope.source or scope.everything:
-            return self.store.chunk_ids_in(scope)
-        return self.day_table().between(scope.since, scope.until)
-
-    def in_scope(
-        self, ids: np.ndarray, scope: Scope, allowed: np.ndarray | None = None
-    ) -> np.ndarray:
-        """(len(ids),) bool: which of these chunks `scope` holds: by the day table when the
-        scope is of dates alone, else by the scope's chunk ids (`allowed`, when known)."""
-        if scope.source or scope.everything:
-            return np.isin(ids, self.chunk_ids_in(scope) if allowed is None else allowed)
-        return self.day_table().inside(ids, scope.since, scope.until)
-
-    def day_table(self) -> DayTable:
-        """Each dated chunk's day, read once a generation (index.days)."""
-        with self._days_lock:  # the keyword thread may ask at the same time: read once
-            if self._days is None:
-                with self.damage():
-                    self._days = self.store.chunk_days()
-            return self._days
+    def keyword(self, text: str, k: int, scope: Scope | None = None) -> list[Match]:
+        """Top `k` chunks by BM25 for any user text, inside `scope`."""
+        return self.search.keyword(text, k, scope)
 
     def ages(self, ids: list[int], today: date) -> np.ndarray:
         """(len(ids),) days from each chunk's article to `today`; NaN where undated."""
-        return self.day_table().ages(np.asarray(ids, dtype=np.int64), today)
+        return self.search.ages(ids, today)
 
     def vector_count(self) -> int:
-        """Vectors in this generation's vector index (the manifest's chunks, when whole)."""
-        return len(self._vectors)
+        """Vectors the search backend holds (the manifest's chunks, when whole)."""
+        return self.search.count()
 
     def vectors_of(self, ids: list[int]) -> np.ndarray:
         """(len(ids), d) stored unit vectors of chunks known to this generation."""
-        return self._vectors.vectors_of(ids)
-
-    def keyword(self, text: str, k: int, scope: Scope | None = None) -> list[tuple[int, float]]:
-        """Top `k` (chunk id, BM25) for any user text, inside `scope` when given."""
-        if scope is None or scope.everything:
-            return self.store.keywords.search(text, k)
-        allowed = self.chunk_ids_in(scope)
-        share = len(allowed) / max(1, self.manifest.chunks)
-        return self.store.keywords.search(
-            text, k, keep=lambda ids: self.in_scope(ids, scope, allowed), share=share
-        )
+        return self.search.vectors(ids)
 
     def chunks(self, ids: list[int]) -> dict[int, StoredChunk]:
         """The stored chunks of these ids (those still present)."""
@@ -192,7 +152,7 @@ class IndexReader:
 
     def source_known(self, source: str) -> bool:
         """Whether any article's source or URL matches `source` (as a scope's source does)."""
-        return bool(self.store.chunk_ids_in(Scope(source=source)).size)
+        return self.store.any_in(Scope(source=source))
 
     def stats(self) -> IndexStats:
         m = self.manifest

@@ -1,9 +1,10 @@
-"""The values that travel through the index: articles, chunks, read failures."""
+"""The values that travel through the index: articles, chunks, read failures, scopes and
+selections of stored articles."""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,6 @@ class Health:
     orphan_chunks: int  # chunks whose article is gone
     bad_spans: int  # chunks whose offsets fall outside their article
     bad_vectors: int  # vectors of the wrong byte length
-    keyword_rows: int
 
 
 @dataclass(frozen=True)
@@ -127,3 +127,41 @@ class StoredAlias:
     published: str | None
     source: str | None
     path: str | None = None
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which articles a management command acts on: a scope of dates and source, and the
+    files they were read from (`path`: one file, or every file under a folder)."""
+
+    scope: Scope = field(default_factory=Scope)
+    path: str | None = None  # absolute, as index.sources stores it
+
+    @property
+    def everything(self) -> bool:
+        return self.scope.everything and self.path is None
+
+
+@dataclass(frozen=True)
+class ArticleRow:
+    """One line of `qa list`."""
+
+    id: str
+    title: str
+    published: str | None
+    source: str | None
+    url: str | None
+    path: str | None
+    chunks: int
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    """Everything stored about one article (`qa show`)."""
+
+    article: Article
+    chunks: int
+    added: str
+    updated: str
+    story: tuple[str, ...]  # ids of the other articles of its story (near duplicates)
+    aliases: tuple[StoredAlias, ...] = ()  # other ids its very text was read under

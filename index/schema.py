@@ -43,7 +43,15 @@ CREATE INDEX IF NOT EXISTS aliases_by_url ON aliases(url);
 CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks(article);
 CREATE INDEX IF NOT EXISTS articles_by_date ON articles(published);
 CREATE INDEX IF NOT EXISTS articles_by_story ON articles(story);
--- Contentless: rows are folded title + chunk text; deleting re-supplies the same text.
+-- The local search backend's (index.local_backend): what it indexes of each chunk, the
+-- fields a scope is cut by and the folded text of its keyword row (`body`), which deleting
+-- the row must supply again; and the keyword index, contentless.
+CREATE TABLE IF NOT EXISTS search_entries (
+    id INTEGER PRIMARY KEY,                     -- the chunk id
+    published TEXT, source TEXT, url TEXT,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS search_entries_by_date ON search_entries(published);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     body, content='', tokenize='unicode61 remove_diacritics 2'
 );

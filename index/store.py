@@ -1,15 +1,17 @@
-"""The SQLite store: articles and aliases, chunks with their vectors, the manifest.
+"""The SQLite store, the index's ledger: articles and aliases, chunks with their vectors and
+sentence vectors, stories, the manifest.
 
-Everything needed to rebuild the FAISS file lives here, so that file is a derived artifact;
-keyword search over the chunks is `index.keyword_search`, on the same connection.
-Writes happen inside `transaction()`; WAL mode lets readers go on while a writer writes.
+It is the source of truth: a search backend (index.backend) can be refilled from it without
+embedding again (`entries`). The local backend keeps its own tables in this file and writes
+them on this connection (index.local_backend). Writes happen inside `transaction()`; WAL
+mode lets readers go on while a writer writes.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,9 +19,9 @@ from typing import Any
 import numpy as np
 
 from index import int8
-from index.days import DayTable
+from index.backend import Entry
 from index.errors import IndexCorrupt, store_damage
-from index.keyword_search import KeywordSearch, scope_sql
+from index.keyword_search import scope_sql
 from index.records import (
     Article,
     Chunk,
@@ -31,12 +33,6 @@ from index.records import (
     StoredChunk,
 )
 from index.schema import CHUNK_COLUMNS, SCHEMA
-from index.textnorm import fold
-
-
-def keyword_body(title: str, chunk_text: str) -> str:
-    """What the keyword index holds for a chunk; deleting a row must re-supply exactly this."""
-    return fold(f"{title}\n{chunk_text}")
 
 
 def fingerprint(article: Article) -> str:
@@ -70,22 +66,45 @@ class Store:
             self._db.close()
             raise
         self._tables: set[str] = set()  # of those an older store may lack, the ones seen
-        self.keywords = KeywordSearch(self._db)  # FTS5 BM25 over the chunks' folded text
+        self._on_commit: list[Callable[[], None]] = []
+        self._on_rollback: list[Callable[[], None]] = []
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The connection, for a search backend that keeps its tables in this file."""
+        return self._db
 
     def close(self) -> None:
         self._db.close()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception."""
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception; then the callbacks
+        registered meanwhile with `after_commit` or `after_rollback`."""
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield
         except BaseException:
             self._db.execute("ROLLBACK")
+            self._ended(self._on_rollback)
             raise
         self._db.execute("COMMIT")
-        self.keywords.forget_counts()
+        self._ended(self._on_commit)
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once the open transaction commits."""
+        self._on_commit.append(callback)
+
+    def after_rollback(self, callback: Callable[[], None]) -> None:
+        """Call `callback` if the open transaction is rolled back."""
+        self._on_rollback.append(callback)
+
+    def _ended(self, callbacks: list[Callable[[], None]]) -> None:
+        todo = list(callbacks)
+        self._on_commit.clear()
+        self._on_rollback.clear()
+        for callback in todo:
+            callback()
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -216,11 +235,6 @@ class Store:
         (text,) = self._db.execute("SELECT text FROM articles WHERE rowid = ?", (rowid,)).fetchone()
         return str(text)
 
-    def stories(self) -> dict[str, int]:
-        """article id -> story id, for every article."""
-        rows = self._db.execute("SELECT id, coalesce(story, rowid) FROM articles")
-        return dict(rows.fetchall())
-
     def set_story(self, rowid: int, story: int) -> None:
         self._db.execute("UPDATE articles SET story = ? WHERE rowid = ?", (story, rowid))
 
@@ -282,29 +296,15 @@ class Store:
                     "INSERT INTO sentence_vectors(chunk, vectors) VALUES (?, ?)",
                     (chunk_id, int8.pack(rows)),
                 )
-            body = keyword_body(article.title, article.text[chunk.start : chunk.end])
-            self._db.execute("INSERT INTO chunks_fts(rowid, body) VALUES (?, ?)", (chunk_id, body))
             ids.append(chunk_id)
         return ids
 
     def delete_chunks(self, article_rowid: int) -> list[int]:
-        """Remove an article's chunks (and their keyword entries); returns the ids removed."""
-        row = self._db.execute(
-            "SELECT title, text FROM articles WHERE rowid = ?", (article_rowid,)
-        ).fetchone()
-        if row is None:
-            return []
-        title, text = row
-        rows = self._db.execute(
-            'SELECT id, start, "end" FROM chunks WHERE article = ?', (article_rowid,)
-        ).fetchall()
-        for chunk_id, start, end in rows:
-            self._db.execute(
-                "INSERT INTO chunks_fts(chunks_fts, rowid, body) VALUES ('delete', ?, ?)",
-                (chunk_id, keyword_body(title, text[start:end])),
-            )
+        """Remove an article's chunks; returns the ids removed (for the search backend)."""
+        rows = self._db.execute("SELECT id FROM chunks WHERE article = ?", (article_rowid,))
+        removed = [int(r[0]) for r in rows.fetchall()]
         self._db.execute("DELETE FROM chunks WHERE article = ?", (article_rowid,))
-        return [r[0] for r in rows]
+        return removed
 
     def delete_article(self, rowid: int) -> list[int]:
         """Remove an article with its chunks and aliases, returning the chunks' ids. Were it
@@ -318,31 +318,31 @@ class Store:
         return removed
 
     def delete_all_chunks(self) -> None:
-        self._db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('delete-all')")
         self._db.execute("DELETE FROM chunks")
 
     def delete_orphan_chunks(self) -> None:
-        """Drop chunks whose article is gone (then `reindex_keywords`: their rows can't be
-        deleted one by one without the article's text)."""
+        """Drop chunks whose article is gone (a search backend is then refilled)."""
         self._db.execute("DELETE FROM chunks WHERE article NOT IN (SELECT rowid FROM articles)")
         self._db.execute("DELETE FROM sentence_vectors WHERE chunk NOT IN (SELECT id FROM chunks)")
 
-    def reindex_keywords(self) -> None:
-        """Rebuild the keyword index from the chunks and articles."""
-        self._db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('delete-all')")
+    def entries(self, dimension: int) -> Iterator[Entry]:
+        """Every chunk as a search backend indexes it (index.backend.Entry), in id order:
+        what refills a backend without embedding again."""
         rows = self._db.execute(
-            'SELECT c.id, a.title, substr(a.text, c.start + 1, c."end" - c.start) '
-            "FROM chunks c JOIN articles a ON a.rowid = c.article"
-        ).fetchall()
-        self._db.executemany(
-            "INSERT INTO chunks_fts(rowid, body) VALUES (?, ?)",
-            ((cid, keyword_body(title, text)) for cid, title, text in rows),
+            "SELECT c.id, c.vector, a.id, a.title, a.published, a.source, a.url, "
+            'substr(a.text, c.start + 1, c."end" - c.start) '
+            "FROM chunks c JOIN articles a ON a.rowid = c.article ORDER BY c.id"
         )
+        for cid, blob, aid, title, published, source, url, text in rows:
+            if len(blob) != dimension * 4:
+                raise IndexCorrupt(f"chunk {cid} has a vector of the wrong size; run `qa rebuild`")
+            vector = np.frombuffer(blob, dtype=np.float32)
+            yield Entry(cid, vector, f"{title}\n{text}", aid, published, source, url)
 
     def health(self, dimension: int) -> Health:
         (integrity,) = self._db.execute("PRAGMA quick_check").fetchone()
         if integrity != "ok":
-            return Health(integrity, 0, frozenset(), 0, 0, 0, 0)
+            return Health(integrity, 0, frozenset(), 0, 0, 0)
 
         def one(sql: str, *args: object) -> int:
             return int(self._db.execute(sql, args).fetchone()[0])
@@ -362,7 +362,6 @@ class Store:
                 bad_vectors=one(
                     "SELECT count(*) FROM chunks WHERE length(vector) != ?", dimension * 4
                 ),
-                keyword_rows=one("SELECT count(*) FROM chunks_fts_docsize"),
             )
 
     def vectors(self, dimension: int) -> tuple[np.ndarray, np.ndarray]:
@@ -436,24 +435,15 @@ class Store:
                 self._tables.add(name)
         return name in self._tables
 
-    def chunk_ids_in(self, scope: Scope) -> np.ndarray:
-        """(n,) int64 ids of the chunks of the articles in `scope`."""
+    def any_in(self, scope: Scope) -> bool:
+        """Whether any article with chunks is in `scope` (a source no article has: none)."""
         where, args = scope_sql(scope)
-        rows = self._db.execute(
-            f"SELECT c.id FROM chunks c JOIN articles a ON a.rowid = c.article WHERE {where}",
+        row = self._db.execute(
+            "SELECT 1 FROM articles a WHERE EXISTS (SELECT 1 FROM chunks c "
+            f"WHERE c.article = a.rowid) AND {where} LIMIT 1",
             args,
-        )
-        return np.fromiter((r[0] for r in rows), dtype=np.int64)
-
-    def chunk_days(self) -> DayTable:
-        """Every dated chunk's day (its article's, the first ten characters of its date),
-        for date scopes and ages in memory."""
-        rows = self._db.execute(
-            "SELECT c.id, substr(a.published, 1, 10) FROM chunks c "
-            "JOIN articles a ON a.rowid = c.article WHERE a.published IS NOT NULL"
-        ).fetchall()
-        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        return DayTable(ids, [r[1] for r in rows])
+        ).fetchone()
+        return row is not None
 
     # -- figures --------------------------------------------------------------------------
 

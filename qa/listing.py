@@ -15,7 +15,7 @@ from index.wording import plural
 from qa.commands.ask import add_filter_options, filters_from
 
 if TYPE_CHECKING:  # index.catalog loads numpy: not at `qa --help`
-    from index.catalog import ArticleRecord, ArticleRow, Selection
+    from index.records import ArticleRecord, ArticleRow, Selection
 
 HEADER = ("DATE", "CHUNKS", "SOURCE", "ID", "TITLE")
 GAP = "  "
@@ -35,7 +35,7 @@ def add_selection_options(p: argparse.ArgumentParser) -> None:
 
 def selection_from(args: argparse.Namespace) -> Selection:
     """The articles the options select (`everything` when none was given)."""
-    from index.catalog import Selection
+    from index.records import Selection
 
     path = Path(args.path).expanduser().resolve().as_posix() if args.path else None
     return Selection(filters_from(args).scope(), path)

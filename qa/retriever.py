@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -16,11 +15,6 @@ from index.reader import IndexReader
 from index.records import Scope
 from qa.answer import Hit, Question
 
-# A scope of at most this many chunks, or this share of the index, is searched exactly:
-# scoring only a scope's chunks costs about as much a chunk as a search of all of them
-# (77k chunks: 11 ms for a 68k-chunk scope, 4 ms for an unscoped search 1,000 deep).
-EXACT_SCOPE = 50_000
-WIDE_SHARE = 0.2
 # Keyword searches of every retriever in the process; a bot's questions are answered one at
 # a time per engine, so two threads are ample.
 _KEYWORD_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="keyword")
@@ -72,13 +66,13 @@ class Retriever:
         try:
             if query is None:
                 query = self.embedder.embed_query(question.text)
-            dense = self._dense(query, n, scope)
+            dense = self.reader.dense(query, n, scope)
         finally:
             words = keyword.result()  # never left running, even when embedding failed
         fused: dict[int, float] = {}
         for weight, ranking in ((1.0, dense), (s.keyword_weight, words)):
-            for rank, (cid, _) in enumerate(ranking):
-                fused[cid] = fused.get(cid, 0.0) + weight / (s.rrf_k + rank + 1)
+            for rank, match in enumerate(ranking):
+                fused[match.id] = fused.get(match.id, 0.0) + weight / (s.rrf_k + rank + 1)
         if s.recency_weight > 0 and today is not None and fused:
             # The prior needs only each candidate's day, from the reader's table: the
             # chunks themselves are fetched for the few that can still be shown.
@@ -97,22 +91,6 @@ class Retriever:
         cosines = dict(zip(present, self.reader.vectors_of(present) @ query, strict=True))
         hits = [Hit(chunk=chunks[c], score=fused[c], cosine=float(cosines[c])) for c in present]
         return query, distinct(hits, question.k)
-
-    def _dense(self, query: np.ndarray, n: int, scope: Scope | None) -> list[tuple[int, float]]:
-        """Top `n` (chunk id, cosine), among the chunks in `scope` when one is given."""
-        if scope is None or scope.everything:
-            return self.reader.dense(query, n)
-        allowed = self.reader.chunk_ids_in(scope)
-        if len(allowed) > min(EXACT_SCOPE, self.reader.manifest.chunks * WIDE_SHARE):
-            # A wide scope: most nearest neighbours pass it, so filter a deeper search.
-            share = len(allowed) / max(1, self.reader.manifest.chunks)
-            deep = self.reader.dense(query, min(n * 20, math.ceil(n * 3 / share)))
-            ids = np.fromiter((c for c, _ in deep), np.int64, len(deep))
-            inside = self.reader.in_scope(ids, scope, allowed)
-            wide = [hit for hit, keep in zip(deep, inside, strict=True) if keep]
-            if len(wide) >= n:
-                return wide[:n]
-        return self.reader.dense_among(query, allowed, n)
 
 
 def distinct(hits: Sequence[Hit], limit: int) -> list[Hit]:

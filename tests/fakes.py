@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import numpy as np
 
+from index.backend import Match
 from index.embedder import Embedder, normalise
 
 _WORD = re.compile(r"\w+")
@@ -57,3 +60,14 @@ class HashingEmbedder(Embedder):
 
     def token_spans(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
         return [[m.span() for m in re.finditer(r"\S+", t)] for t in texts]
+
+
+def match_ids(matches: Iterable[Match]) -> list[int]:
+    """The chunk ids of search results, in their order."""
+    return [m.id for m in matches]
+
+
+def stored_stories(index_dir: Path) -> dict[str, int]:
+    """article id -> story id, for every article of an index, read from its store."""
+    with sqlite3.connect(index_dir / "store.sqlite3") as db:
+        return dict(db.execute("SELECT id, coalesce(story, rowid) FROM articles").fetchall())

@@ -11,13 +11,15 @@ import numpy as np
 import pytest
 
 from index.build import ingest
-from index.doctor import check, repair
-from index.manifest import Layout
+from index.doctor import check, repair, stored_format
+from index.errors import IndexMismatch
+from index.manifest import FORMAT_VERSION, Layout
 from index.reader import IndexReader
 from index.records import Article
 from index.settings import Settings
+from index.writer import IndexWriter
 from qa.cli import main
-from tests.fakes import HashingEmbedder
+from tests.fakes import HashingEmbedder, match_ids
 
 
 @pytest.fixture
@@ -49,7 +51,7 @@ def current_vectors(folder: Path) -> Path:
 def top_ids(folder: Path) -> list[int]:
     reader = IndexReader(folder)
     q = HashingEmbedder().embed_query("farmers lost crops in district 3")
-    ids = [cid for cid, _ in reader.dense(q, 5)] + [cid for cid, _ in reader.keyword("river", 5)]
+    ids = match_ids(reader.dense(q, 5)) + match_ids(reader.keyword("river", 5))
     reader.close()
     return ids
 
@@ -125,7 +127,7 @@ def test_orphaned_chunks_are_gone_after_repair(index: Path) -> None:
     orphan_chunk(index)
     repair(index)
     reader = IndexReader(index)
-    found = reader.chunks([cid for cid, _ in reader.keyword("river 3", 50)])
+    found = reader.chunks(match_ids(reader.keyword("river 3", 50)))
     assert all(c.article_id != "a3" for c in found.values())
     assert reader.manifest.articles == 11
     reader.close()
@@ -157,7 +159,7 @@ def test_unreadable_store_is_reported_not_repaired(index: Path) -> None:
 
 def test_doctor_command(index: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["doctor", "--index", str(index)]) == 0
-    assert "healthy" in capsys.readouterr().out
+    assert f"healthy, format {FORMAT_VERSION}" in capsys.readouterr().out
     delete_vectors(index)
     assert main(["doctor", "--index", str(index)]) == 1
     assert "error: the vector file" in capsys.readouterr().out
@@ -241,6 +243,8 @@ def test_doctor_json(index: Path, capsys: pytest.CaptureFixture[str]) -> None:
     report = json.loads(capsys.readouterr().out)
     assert report == {
         "index": str(index),
+        "format": FORMAT_VERSION,
+        "format_read": FORMAT_VERSION,
         "healthy": True,
         "found": [],
         "repaired": False,
@@ -257,3 +261,48 @@ def test_doctor_json(index: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["doctor", "--json", "--repair", "--index", str(index)]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["repaired"] and [p["severe"] for p in report["problems"]] == [False]
+
+
+def as_format_1(folder: Path) -> None:
+    """Turn an index into what the previous version wrote: no search entries of its own."""
+    with db(folder) as conn:
+        conn.execute("DROP TABLE search_entries")
+        conn.execute("DELETE FROM meta WHERE key = 'search'")
+        manifest = json.loads(
+            conn.execute("SELECT value FROM meta WHERE key = 'manifest'").fetchone()[0]
+        )
+        manifest["format"] = 1
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'manifest'", (json.dumps(manifest),))
+
+
+def test_an_older_format_is_upgraded_in_place_with_the_same_answers(
+    index: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One place migrates (index.migrate), keyed by FORMAT_VERSION: `qa doctor` reports an
+    older format, and the first reader (or writer, or --repair) upgrades it, under the write
+    lock; searches give what they gave before."""
+    before = top_ids(index)
+    as_format_1(index)
+    assert stored_format(index) == 1
+    assert main(["doctor", "--index", str(index)]) == 0
+    out = capsys.readouterr().out
+    assert "format 1, written by an older version" in out
+    assert f"format 1 (this version reads {FORMAT_VERSION})" in out
+    assert top_ids(index) == before, "a reader upgrades it and answers the same"
+    assert stored_format(index) == FORMAT_VERSION and check(index) == []
+    as_format_1(index)
+    assert main(["doctor", "--repair", "--index", str(index)]) == 0
+    assert stored_format(index) == FORMAT_VERSION and check(index) == []
+    assert top_ids(index) == before
+
+
+def test_a_newer_format_is_refused_not_touched(index: Path) -> None:
+    with db(index) as conn:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'manifest'").fetchone()[0]
+        manifest = json.loads(row)
+        manifest["format"] = FORMAT_VERSION + 1
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'manifest'", (json.dumps(manifest),))
+    problems = check(index)
+    assert [p.repairable for p in problems] == [False] and "newer" in problems[0].what
+    with pytest.raises(IndexMismatch, match="newer than this version"):
+        IndexWriter(Settings.from_env({}, index_dir=index), lambda _m: HashingEmbedder()).close()

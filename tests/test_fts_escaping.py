@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from index.build import ingest
+from index.keyword_search import KeywordSearch
 from index.reader import IndexReader
 from index.records import Article
 from index.settings import Settings
@@ -47,14 +48,14 @@ user_text = st.one_of(
 @given(text=user_text)
 def test_keyword_search_never_raises(reader: IndexReader, text: str) -> None:
     hits = reader.keyword(text, 5)
-    assert all(isinstance(cid, int) and isinstance(score, float) for cid, score in hits)
+    assert all(isinstance(m.id, int) and isinstance(m.score, float) for m in hits)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=user_text)
 def test_keyword_search_under_a_tight_budget_never_raises(reader: IndexReader, text: str) -> None:
     """Choosing the rarest words runs a MATCH per word: each must be as safe as the query."""
-    hits = reader.store.keywords.search(text, 5, budget=1)
+    hits = KeywordSearch(reader.store.connection).search(text, 5, budget=1)
     assert all(isinstance(cid, int) and isinstance(score, float) for cid, score in hits)
 
 
@@ -76,7 +77,7 @@ def test_retrieval_never_raises(reader: IndexReader, text: str) -> None:
 def test_syntax_is_searched_as_words(reader: IndexReader, text: str) -> None:
     """Each of these holds a word of article b; the operators around it are words too."""
     hits = reader.keyword(text, 3)
-    assert "b" in {c.article_id for c in reader.chunks([cid for cid, _ in hits]).values()}
+    assert "b" in {c.article_id for c in reader.chunks([m.id for m in hits]).values()}
 
 
 @pytest.mark.parametrize("text", ['"""', "OR OR OR", "*", "NOT", "NEAR/3"])
@@ -88,7 +89,7 @@ def test_persian_variants_meet(reader: IndexReader) -> None:
     """Arabic yeh/kaf and a zero-width non-joiner fold to what the Persian text holds."""
     for query in ("علی", "علي", "کتاب", "كتاب", "کتاب\u200cهای"):
         hits = reader.keyword(query, 3)
-        articles = {c.article_id for c in reader.chunks([cid for cid, _ in hits]).values()}
+        articles = {c.article_id for c in reader.chunks([m.id for m in hits]).values()}
         assert "c" in articles, query
 
 

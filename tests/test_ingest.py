@@ -16,7 +16,7 @@ from index.reader import IndexReader
 from index.records import Article, ReadFailure
 from index.settings import Settings
 from qa.engine import Engine
-from tests.fakes import HashingEmbedder
+from tests.fakes import HashingEmbedder, match_ids
 
 
 def article(i: int, extra: str = "") -> Article:
@@ -59,7 +59,7 @@ def test_changed_article_replaces_its_chunks(settings: Settings) -> None:
     reader = IndexReader(settings.index_dir)
     old_ids = {
         cid
-        for cid, _ in reader.keyword("river number 1", 50)
+        for cid in match_ids(reader.keyword("river number 1", 50))
         if reader.chunks([cid])[cid].article_id == "a1"
     }
     reader.close()
@@ -71,11 +71,13 @@ def test_changed_article_replaces_its_chunks(settings: Settings) -> None:
     assert embedder.embedded - before == report.chunks == 1
     reader = consistent(settings.index_dir)
     assert reader.chunks(list(old_ids)) == {}, "the old chunks are gone from the store"
-    assert not {cid for cid, _ in reader.keyword("river number 1", 50)} & old_ids
-    dense_ids = {cid for cid, _ in reader.dense(embedder.embed_query("river number 1"), 100)}
+    assert not set(match_ids(reader.keyword("river number 1", 50))) & old_ids
+    dense_ids = {
+        cid for cid in match_ids(reader.dense(embedder.embed_query("river number 1"), 100))
+    }
     assert not dense_ids & old_ids, "and from the vector index"
     (hit,) = reader.keyword("volcanoes", 5)
-    assert reader.chunks([hit[0]])[hit[0]].article_id == "a1"
+    assert reader.chunks([hit.id])[hit.id].article_id == "a1"
     reader.close()
 
 
@@ -178,10 +180,10 @@ def test_dense_search_equals_brute_force(settings: Settings) -> None:
         scores = vectors @ q
         want = ids[np.argsort(-scores, kind="stable")[:10]]
         got = reader.dense(q, 10)
-        assert [cid for cid, _ in got] == list(want)
-        np.testing.assert_allclose([s for _, s in got], np.sort(scores)[::-1][:10], atol=1e-6)
+        assert match_ids(got) == list(want)
+        np.testing.assert_allclose([m.score for m in got], np.sort(scores)[::-1][:10], atol=1e-6)
     everything = reader.dense(q, 10_000)  # k beyond the index: no -1 padding leaks out
-    assert len(everything) == len(ids) and all(cid >= 0 for cid, _ in everything)
+    assert len(everything) == len(ids) and all(m.id >= 0 for m in everything)
     reader.close()
 
 

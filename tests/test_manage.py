@@ -18,12 +18,12 @@ import pytest
 
 from bot.texts import APOLOGY
 from index.build import ingest
-from index.catalog import ArticleRow
 from index.doctor import check
 from index.lock import write_lock
 from index.manage import delete
 from index.manifest import Layout
 from index.reader import IndexReader
+from index.records import ArticleRow
 from index.settings import Settings
 from index.sources import read_paths
 from index.vectors import VectorIndex
@@ -32,7 +32,7 @@ from qa.engine import Engine
 from qa.listing import table
 from tests.botapi_double import BotAPIDouble, ask, bot
 from tests.conftest import DEMO_DIR, DEMO_QUESTION, ROOT
-from tests.fakes import HashingEmbedder
+from tests.fakes import HashingEmbedder, match_ids, stored_stories
 
 Run = Callable[..., tuple[int, str, str]]
 
@@ -288,22 +288,22 @@ def test_deleting_everything_leaves_an_empty_index_that_takes_new_articles(
 
 def test_removing_from_an_hnsw_graph_never_returns_the_removed(archive: Settings) -> None:
     """HNSW cannot delete a node: the removed ones are tombstones that search skips."""
-    from index.build import _Writer
+    from index.writer import IndexWriter
 
     hashing = HashingEmbedder()
-    writer = _Writer(archive, lambda _m: hashing, search="hnsw")
+    writer = IndexWriter(archive, lambda _m: hashing, search="hnsw")
     try:
         for article_id in ("r3", "r5"):  # the first makes the graph, the second a tombstone
             gone = writer.store.find_article(article_id)
             assert gone is not None
             writer.remove([gone.rowid])
-        assert writer.manifest.search == "hnsw" and len(writer.current_vectors()) == 13
+        assert writer.manifest.search == "hnsw" and writer.search.count() == 13
     finally:
         writer.close()
     reader = IndexReader(archive.index_dir)
     try:
         query = hashing.embed_query("Dispatch 3 sentence 1 tells of river 3 and market 1.")
-        found = [cid for cid, _ in reader.dense(query, 20)]
+        found = match_ids(reader.dense(query, 20))
         chunks = reader.store.chunks(found)
         assert len(found) == 13 and set(found) == set(chunks), "no removed chunk comes back"
         assert {c.article_id for c in chunks.values()} == stored_ids(archive)
@@ -337,9 +337,7 @@ def test_a_story_keeps_together_when_its_first_article_goes(tmp_path: Path) -> N
         {"id": "other", "title": "Velmora port closed", "text": "Update. " + body},
     ]
     settings = build(tmp_path / "index", write_jsonl(tmp_path / "a.jsonl", records))
-    reader = IndexReader(settings.index_dir)
-    assert len(set(reader.store.stories().values())) == 1, "one story to begin with"
-    reader.close()
+    assert len(set(stored_stories(settings.index_dir).values())) == 1, "one story to begin with"
 
     delete(settings, ["first"])
     with sqlite3.connect(Layout(settings.index_dir).store) as db:

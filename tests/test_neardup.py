@@ -9,11 +9,11 @@ from dataclasses import replace
 from index.build import ingest
 from index.embedder import Embedder
 from index.neardup import containment, shingles
-from index.reader import IndexReader
 from index.records import Article
 from index.settings import Settings
 from index.sources import read_paths
 from tests.conftest import DEMO_DIR
+from tests.fakes import stored_stories
 
 OTHERS = {
     "floods": (
@@ -89,9 +89,7 @@ def test_near_duplicates_are_grouped(tmp_path, real_embedder: Embedder) -> None:
     report = ingest(settings, list(copies.values()), lambda _m: real_embedder)
     assert report.added == 4, "near duplicates are kept, not dropped"
 
-    reader = IndexReader(settings.index_dir)
-    story = reader.store.stories()
-    reader.close()
+    story = stored_stories(settings.index_dir)
     truth = {sample.id} | {c.id for c in copies.values()}
     pairs = list(itertools.combinations(sorted(story), 2))
     predicted = {p for p in pairs if story[p[0]] == story[p[1]]}

@@ -11,7 +11,7 @@ from qa.abstain import AbstentionSettings
 from qa.answer import Question
 from qa.engine import Engine
 from qa.retriever import RetrievalSettings, Retriever
-from tests.fakes import HashingEmbedder
+from tests.fakes import HashingEmbedder, match_ids
 
 STORY = (
     "Ukraine and Russia signed a grain deal in Istanbul on Friday.\n"
@@ -65,7 +65,7 @@ def test_keyword_weight_zero_is_dense_only(tmp_path: Path) -> None:
     dense_only = Retriever(eng.reader, e, RetrievalSettings(keyword_weight=0.0))
     q = Question.parse("Mira Holt chess", 2)
     _, hits = dense_only.embed_and_search(q)
-    ranked = [cid for cid, _ in eng.reader.dense(e.embed_query(q.text), 2)]
+    ranked = match_ids(eng.reader.dense(e.embed_query(q.text), 2))
     assert [h.chunk.id for h in hits] == ranked
 
 

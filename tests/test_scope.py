@@ -1,10 +1,11 @@
-"""Search scopes (dates, source) applied inside the store's queries."""
+"""Search scopes (dates, source) applied inside the local backend's searches."""
 
 from __future__ import annotations
 
 import pytest
 
 from index.build import ingest
+from index.keyword_search import scope_sql
 from index.reader import IndexReader
 from index.records import Article, Scope
 from index.settings import Settings
@@ -33,38 +34,45 @@ def article_ids(reader: IndexReader, chunk_ids: list[int]) -> set[str]:
     return {c.article_id for c in reader.chunks(chunk_ids).values()}
 
 
+def ledger_ids(reader: IndexReader, scope: Scope) -> list[int]:
+    """The scope's chunk ids by the ledger's own articles (an oracle for the backend)."""
+    where, args = scope_sql(scope)
+    rows = reader.store.connection.execute(
+        f"SELECT c.id FROM chunks c JOIN articles a ON a.rowid = c.article WHERE {where}", args
+    )
+    return sorted(r[0] for r in rows)
+
+
 def test_scope_by_dates_and_source(settings: Settings) -> None:
     reader = build(settings)
-    everything = reader.store.chunk_ids_in(Scope())
+    search = reader.search
+    everything = search.chunk_ids_in(Scope())
     assert len(everything) == reader.manifest.chunks
-    feb = article_ids(reader, list(reader.store.chunk_ids_in(Scope("2023-02-01", "2023-02-28"))))
+    feb = article_ids(reader, list(search.chunk_ids_in(Scope("2023-02-01", "2023-02-28"))))
     assert feb == {f"n2-{d}" for d in range(1, 29, 3)}
     assert "n2-25" in feb, "until is inclusive even when the article has a time of day"
-    ava = article_ids(reader, list(reader.store.chunk_ids_in(Scope(source="AVA"))))
+    ava = article_ids(reader, list(search.chunk_ids_in(Scope(source="AVA"))))
     assert ava == {f"n{m}-{d}" for m in (1, 2, 3) for d in range(1, 29, 3) if d % 2}
-    host = article_ids(reader, list(reader.store.chunk_ids_in(Scope(source="news1.example"))))
+    host = article_ids(reader, list(search.chunk_ids_in(Scope(source="news1.example"))))
     assert host and all(int(a.split("-")[1]) % 3 == 1 for a in host)
-    assert "undated" not in article_ids(
-        reader, list(reader.store.chunk_ids_in(Scope("2000-01-01")))
-    )
+    assert "undated" not in article_ids(reader, list(search.chunk_ids_in(Scope("2000-01-01"))))
     reader.close()
 
 
 def test_keyword_search_inside_a_scope_returns_k(settings: Settings) -> None:
     reader = build(settings)
-    hits = reader.store.keywords.search(
-        "wheat prices rain", 5, Scope(since="2023-03-01", source="ava")
-    )
+    hits = reader.keyword("wheat prices rain", 5, Scope(since="2023-03-01", source="ava"))
     assert len(hits) == 5
-    found = article_ids(reader, [cid for cid, _ in hits])
+    found = article_ids(reader, [m.id for m in hits])
     assert all(a.startswith("n3-") and int(a.split("-")[1]) % 2 for a in found)
-    assert reader.store.keywords.search("wheat", 50, Scope(since="2030-01-01")) == []
+    assert reader.keyword("wheat", 50, Scope(since="2030-01-01")) == []
     reader.close()
 
 
-def test_the_readers_date_table_matches_the_store(settings: Settings) -> None:
-    """The reader cuts date scopes from an in-memory table of days: the same chunks as the
-    store's query, bounds inclusive (a time of day on the until day counts), undated out."""
+def test_the_backends_scopes_match_the_ledgers_articles(settings: Settings) -> None:
+    """The backend cuts date scopes from an in-memory table of days and source scopes from
+    its own entries: the same chunks as the ledger's articles give, bounds inclusive (a time
+    of day on the until day counts), undated out."""
     reader = build(settings)
     for scope in (
         Scope(),
@@ -76,10 +84,9 @@ def test_the_readers_date_table_matches_the_store(settings: Settings) -> None:
         Scope("2023-03-01", "2023-02-01"),
         Scope(since="2023-02-01", source="ava"),
     ):
-        mine = sorted(reader.chunk_ids_in(scope).tolist())
-        theirs = sorted(reader.store.chunk_ids_in(scope).tolist())
-        assert mine == theirs, scope
-    assert article_ids(reader, list(reader.chunk_ids_in(Scope(until="2023-01-25")))) >= {"n1-25"}
+        assert sorted(reader.search.chunk_ids_in(scope).tolist()) == ledger_ids(reader, scope)
+    until = reader.search.chunk_ids_in(Scope(until="2023-01-25"))
+    assert article_ids(reader, list(until)) >= {"n1-25"}
     reader.close()
 
 
@@ -117,10 +124,14 @@ def test_a_day_that_is_not_a_date_is_left_out_of_the_table() -> None:
     assert table.ages(np.array([3, 2]), date(2023, 2, 1)).tolist() == [0.0, 31.0]
 
 
-def test_keyword_search_among_a_scopes_ids_matches_the_join(settings: Settings) -> None:
-    """The reader filters a scope's keyword matches in memory: the same top k, in the same
-    order, as the store's join of each match to its article."""
+def test_keyword_search_in_a_scope_is_the_best_of_all_matches_inside_it(
+    settings: Settings,
+) -> None:
+    """The backend filters a scope's keyword matches in memory: the same top k, in the same
+    order and with the same scores, as the scope's share of every match."""
     reader = build(settings)
+    text = "wheat prices rain traders"
+    every = reader.keyword(text, 1000)
     for scope in (
         Scope("2023-02-01", "2023-02-28"),
         Scope(until="2023-01-25"),
@@ -128,11 +139,12 @@ def test_keyword_search_among_a_scopes_ids_matches_the_join(settings: Settings) 
         Scope(since="2023-03-01", source="ava"),
         Scope("2030-01-01"),
     ):
+        inside = set(ledger_ids(reader, scope))
         for k in (1, 5, 50):
-            joined = reader.store.keywords.search("wheat prices rain traders", k, scope)
-            filtered = reader.keyword("wheat prices rain traders", k, scope)
-            assert [c for c, _ in filtered] == [c for c, _ in joined], (scope, k)
-            assert [s for _, s in filtered] == pytest.approx([s for _, s in joined])
+            want = [m for m in every if m.id in inside][:k]
+            got = reader.keyword(text, k, scope)
+            assert [m.id for m in got] == [m.id for m in want], (scope, k)
+            assert [m.score for m in got] == pytest.approx([m.score for m in want])
     reader.close()
 
 
@@ -141,10 +153,13 @@ def test_a_wide_scope_reads_on_when_its_best_matches_are_outside(settings: Setti
     those hold fewer than k of the scope's, every match is read."""
     import numpy as np
 
+    from index.keyword_search import KeywordSearch
+
     reader = build(settings)
-    everything = reader.store.keywords.search("wheat prices rain traders", 100)
+    keywords = KeywordSearch(reader.store.connection)
+    everything = keywords.search("wheat prices rain traders", 100)
     last = everything[-1][0]  # the worst match: never among the best few
-    kept = reader.store.keywords.search(
+    kept = keywords.search(
         "wheat prices rain traders", 3, keep=lambda ids: np.isin(ids, [last]), share=0.9
     )
     assert [c for c, _ in kept] == [last]

@@ -18,7 +18,7 @@ from index.records import Article
 from index.settings import Settings
 from index.vectors import VectorIndex, choose_search
 from tests.conftest import DEMO_DIR, DEMO_QUESTION
-from tests.fakes import HashingEmbedder
+from tests.fakes import HashingEmbedder, match_ids
 
 
 def unit_rows(n: int, d: int = 32, seed: int = 0) -> np.ndarray:
@@ -181,7 +181,7 @@ def test_ingest_switches_to_hnsw_past_the_threshold_and_rebuild_can_go_back(
         assert m.search == "hnsw" and m.chunks >= 8
         assert reader.stats().search == "hnsw"
         q = embedder.embed_query("flood on river 5")
-        ids = {cid for cid, _ in reader.dense(q, 100)}
+        ids = set(match_ids(reader.dense(q, 100)))
         stored_ids, stored = reader.store.vectors(m.dimension)
         assert ids == set(stored_ids.tolist())
         # The graph was built from the store's float32 vectors, not the flat index's float16.

@@ -19,7 +19,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "With --repair, rebuild the derived parts (FAISS file, keyword index, counts, "
         "manifest.json) from the store, without re-embedding, and remove what an interrupted "
         "write left. Files in the index folder that qa did not make are listed, never "
-        "deleted. Exit status 1 while an error remains, 2 when there is no index.",
+        "deleted. An index written by an older version is upgraded by --repair (or by the "
+        "next write or question); the format is reported. Exit status 1 while an error "
+        "remains, 2 when there is no index.",
     )
     p.add_argument("--repair", action="store_true", help="rebuild what can be derived")
     p.add_argument(
@@ -32,7 +34,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from index.doctor import Problem, check, move_unknown, repair
+    from index.doctor import Problem, check, move_unknown, repair, stored_format
+    from index.manifest import FORMAT_VERSION
 
     folder = settings.index_dir
     found = check(folder)  # no index at all: IndexMissing, exit 2 like every command
@@ -49,9 +52,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return {"what": p.what, "severe": p.severe, "repairable": p.repairable}
 
     status = 1 if any(p.severe for p in problems) else 0
+    written = stored_format(folder)
     if args.json:
         report = {
             "index": str(folder),
+            "format": written,
+            "format_read": FORMAT_VERSION,
             "healthy": not problems,
             "found": [record(p) for p in found],
             "repaired": repaired,
@@ -69,6 +75,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             print(p)
     for a, b in moved:
         print(f"moved {a.name} to {b.relative_to(folder)}")
-    if not problems:
-        print(f"{folder}: healthy")
+    said = "" if written is None else f", format {written}"
+    if written is not None and written != FORMAT_VERSION:
+        said += f" (this version reads {FORMAT_VERSION})"
+    print(f"{folder}: {'healthy' if not problems else 'checked'}{said}")
     return status

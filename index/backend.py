@@ -1,0 +1,92 @@
+"""The search-backend contract: what any engine that serves an index's searches must do.
+
+A backend holds, for each chunk, its vector, its searchable text and the fields a scope is
+cut by (date, source), and answers two searches, dense and keyword, each inside an optional
+`Scope` applied in the search itself (so a scoped search still gives k results when k
+exist). Writes are staged and become visible to other readers only at `commit`, all at
+once, as a new generation; a reader moves to the newest generation with `refresh`.
+
+The SQLite store (index.store) is the ledger and the source of truth: articles, chunk
+offsets, sentence vectors, stories and aliases live there, and any backend can be refilled
+from it without embedding again. `index.local_backend` is the first backend (FAISS and
+SQLite FTS5 in the index folder); `tests/test_backend_contract.py` is the routine every
+backend passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from index.records import Scope
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One chunk as a backend indexes it."""
+
+    id: int  # the chunk id: positive, never reused
+    vector: np.ndarray = field(compare=False)  # (d,) float32, unit length
+    text: str  # what keyword search matches: the article's title, a newline, the chunk
+    article: str  # the article's id
+    published: str | None = None  # ISO date or datetime; None: undated
+    source: str | None = None  # a scope's source matches this or the URL, case-folded
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Match:
+    """One search result: a chunk id and its score (higher is better; cosine for dense)."""
+
+    id: int
+    score: float
+
+
+class SearchBackend(Protocol):
+    """Dense and keyword search over chunks, written in generations."""
+
+    @property
+    def generation(self) -> int:
+        """The committed generation this backend reads (0: nothing committed yet)."""
+        ...
+
+    def upsert(self, entries: Sequence[Entry]) -> None:
+        """Add these entries, replacing any with the same id; visible at `commit`."""
+        ...
+
+    def delete(self, ids: Iterable[int]) -> None:
+        """Remove these chunk ids (ids not held are passed over); visible at `commit`."""
+        ...
+
+    def clear(self) -> None:
+        """Remove every entry (a rebuild refills it); visible at `commit`."""
+        ...
+
+    def commit(self) -> int:
+        """Make every write since the last commit visible at once; the new generation."""
+        ...
+
+    def refresh(self) -> bool:
+        """Follow a newer committed generation; True when there was one."""
+        ...
+
+    def dense(self, query: np.ndarray, k: int, scope: Scope | None = None) -> list[Match]:
+        """Top `k` by cosine to a (d,) unit query, best first, inside `scope`."""
+        ...
+
+    def keyword(self, text: str, k: int, scope: Scope | None = None) -> list[Match]:
+        """Top `k` by BM25 for any user text (never parsed as a query), inside `scope`."""
+        ...
+
+    def vectors(self, ids: Sequence[int]) -> np.ndarray:
+        """(len(ids), d) float32 stored vectors of these ids (each must be held)."""
+        ...
+
+    def count(self) -> int:
+        """Entries held in the generation read."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,214 @@
+"""The index held open for writing, under the write lock: each write one generation.
+
+A write is one SQLite transaction: the ledger's rows (index.store), then the search
+backend's (index.local_backend: its rows on the same connection, and the next generation's
+FAISS file written under its own name), then the manifest. The commit is what makes them
+visible together; a crash before it leaves the previous generation whole, and the stray file
+is removed at the next write.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from index import neardup
+from index.backend import Entry
+from index.embedder import Embedder
+from index.errors import IndexMismatch
+from index.local_backend import LocalBackend
+from index.manifest import Layout, Manifest, now_iso
+from index.migrate import upgrade
+from index.records import Article, Chunk, StoredArticle
+from index.settings import DEFAULT_CHUNK_TOKENS, DEFAULT_MODEL, Settings
+from index.store import Store
+
+EmbedderFactory = Callable[[str], Embedder]
+# An article to write: it, what was stored under its id before (None: new), its chunks.
+Pending = tuple[Article, StoredArticle | None, list[Chunk]]
+
+
+class IndexWriter:
+    """An open index held under the write lock (the caller holds it), with its model."""
+
+    def __init__(
+        self, settings: Settings, make_embedder: EmbedderFactory, search: str = "auto"
+    ) -> None:
+        self.layout = Layout(settings.index_dir)
+        self.store = Store(self.layout.store)
+        self._make_embedder = make_embedder
+        self._embedder: Embedder | None = None
+        self.model_seconds = 0.0  # loading (and first exporting) the model
+        try:
+            stored = upgrade(self.store, settings.index_dir)  # an older version's store
+        except BaseException:
+            self.store.close()
+            raise
+        if stored is None:
+            tokens = settings.chunk_tokens or DEFAULT_CHUNK_TOKENS
+            self.manifest = Manifest(
+                model=settings.model or DEFAULT_MODEL,
+                dimension=0,  # known once the model is loaded
+                chunk_tokens=tokens,
+                chunk_overlap=settings.effective_overlap(tokens),
+                created=now_iso(),
+            )
+        else:
+            self.manifest = stored
+        self.search = LocalBackend(
+            self.store,
+            settings.index_dir,
+            dimension=self.manifest.dimension,
+            search=search,
+            exact=lambda: self.store.vectors(self.manifest.dimension),
+        )
+        self.search.tidy()  # files left by a write that died before its commit
+
+    def check_settings(self, settings: Settings) -> None:
+        """An ingest adds to the index as built; other settings need `qa rebuild`."""
+        m, folder = self.manifest, self.layout.folder
+        if settings.model is not None:
+            m.check_model(settings.model, folder)
+        for name, asked, built in (
+            ("--chunk-tokens", settings.chunk_tokens, m.chunk_tokens),
+            ("--chunk-overlap", settings.chunk_overlap, m.chunk_overlap),
+        ):
+            if asked is not None and asked != built:
+                raise IndexMismatch(
+                    f"the index in {folder} is chunked with {name} {built}, not {asked}; "
+                    f"run `qa rebuild --index {folder} {name} {asked}` to re-chunk it"
+                )
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            started = time.perf_counter()
+            self._embedder = self._make_embedder(self.manifest.model)
+            self.model_seconds = time.perf_counter() - started
+            dim = self._embedder.dimension
+            if self.manifest.dimension not in (0, dim):
+                raise IndexMismatch(
+                    f"the model {self.manifest.model!r} gives {dim}-dimensional vectors but the "
+                    f"index in {self.layout.folder} holds {self.manifest.dimension}; "
+                    f"run `qa rebuild --index {self.layout.folder}`"
+                )
+            self.manifest = self.manifest.with_(dimension=dim)
+        return self._embedder
+
+    def commit(
+        self,
+        batch: list[Pending],
+        vectors: np.ndarray,
+        sentences: Sequence[np.ndarray | None] | None = None,
+        *,
+        replace_all: bool = False,
+    ) -> None:
+        """Store the batch's articles and chunks, and their search entries, as one
+        generation; `replace_all` (a rebuild) first drops every chunk."""
+        now = now_iso()
+        self.search.dimension = self.manifest.dimension
+        with self.store.transaction():
+            if replace_all:
+                self.store.delete_all_chunks()
+                self.search.clear()
+            removed: list[int] = []
+            entries: list[Entry] = []
+            firsts: list[tuple[int, Article, list[int], int]] = []  # rowid, article, ids, row
+            row = 0
+            for article, old, chunks in batch:
+                if old is not None and not replace_all:
+                    removed += self.store.delete_chunks(old.rowid)
+                rowid = self.store.put_article(article, now)
+                ids = self.store.add_chunks(
+                    rowid,
+                    article,
+                    chunks,
+                    vectors[row : row + len(chunks)],
+                    sentences[row : row + len(chunks)] if sentences else None,
+                )
+                entries += [
+                    Entry(
+                        cid,
+                        vectors[row + i],
+                        f"{article.title}\n{article.text[c.start : c.end]}",
+                        article.id,
+                        article.published,
+                        article.source,
+                        article.url,
+                    )
+                    for i, (cid, c) in enumerate(zip(ids, chunks, strict=True))
+                ]
+                firsts.append((rowid, article, ids, row))
+                row += len(chunks)
+            self.search.delete(removed)
+            self.search.upsert(entries)
+            for rowid, article, ids, first in firsts:
+                self._group(rowid, article, set(ids), vectors[first])
+            manifest = self._next_manifest(self.search.commit(), now)
+        self._installed(manifest)
+
+    def keep_aliases(self, aliases: Sequence[tuple[Article, str]]) -> int:
+        """Keep each (article, owner id) as another id of the stored owner; the number kept
+        (not those whose owner's text changed since, which went with that text)."""
+        if not aliases:
+            return 0
+        with self.store.transaction():
+            return sum(self.store.put_alias(alias, owner) for alias, owner in aliases)
+
+    def remove(self, rowids: Sequence[int]) -> int:
+        """Delete these articles with their chunks and search entries as one generation,
+        like `commit`; returns the number of chunks removed."""
+        if not rowids:
+            return 0
+        with self.store.transaction():
+            removed = [cid for rowid in rowids for cid in self.store.delete_article(rowid)]
+            self.search.delete(removed)
+            manifest = self._next_manifest(self.search.commit(), now_iso())
+        self._installed(manifest)
+        return len(removed)
+
+    def _next_manifest(self, generation: int, now: str) -> Manifest:
+        """Inside a write's transaction, its rows written: the next generation's manifest,
+        recorded."""
+        articles, chunks_total = self.store.counts()
+        manifest = self.manifest.with_(
+            articles=articles,
+            chunks=chunks_total,
+            search=self.search.kind,
+            generation=generation,
+            updated=now,
+        )
+        self.store.set_meta("manifest", manifest.to_dict())
+        return manifest
+
+    def _installed(self, manifest: Manifest) -> None:
+        """After the commit that made it the index's: keep it, drop older vector files."""
+        self.manifest = manifest
+        manifest.write_mirror(self.layout)
+        self.search.tidy()
+
+    def _group(self, rowid: int, article: Article, own: set[int], first: np.ndarray) -> None:
+        """Give the article the story id of a near duplicate already stored, else its own."""
+        near = [
+            m.id
+            for m in self.search.dense(first, neardup.CANDIDATES)
+            if m.score >= neardup.CANDIDATE_COSINE and m.id not in own
+        ]
+        others = self.store.stories_of_chunks(near)  # article rowid -> story id
+        # The story is the lowest of the article's own rowid and the stories it matches.
+        # Taken oldest first, the first match decides, and the candidates after it (often
+        # copies of the same story) are not read or compared.
+        story = rowid
+        for other, their_story in sorted(others.items(), key=lambda o: o[1]):
+            if their_story >= story:
+                break
+            # Shingles are made only here, for an article with a candidate.
+            if other != rowid and neardup.same_story(article.text, self.store.article_text(other)):
+                story = their_story
+                break
+        self.store.set_story(rowid, story)
+
+    def close(self) -> None:
+        self.store.close()
