@@ -33,8 +33,9 @@ from pathlib import Path
 
 from benchmarks.common import SHARED, default_work, footer, header, median, p95, table
 from benchmarks.corpus import real_chunks
-from benchmarks.synthetic import build_store
+from benchmarks.synthetic import index_folder
 from index.keyword_query import POSTINGS_BUDGET, match_expression, query_terms
+from index.keyword_search import KeywordSearch
 from index.store import Store
 from index.textnorm import terms
 from qa.eval_data import EvalQuestion, contains_answer, load_squad
@@ -48,15 +49,9 @@ Search = Callable[[str, int], list[tuple[int, float]]]
 
 
 def store_folder(work: Path, n: int) -> Path:
-    """work/store-N, as benchmarks.query's indexes start from: built once and kept."""
-    folder = work / f"store-{n}"
-    if not (folder / "manifest.json").exists():
-        import shutil
-
-        print(f"building a store of {n} chunks in {folder} ...", flush=True)
-        shutil.rmtree(folder, ignore_errors=True)
-        build_store(folder, real_chunks(work, 2000), n)
-    return folder
+    """benchmarks.query's flat index of `n` chunks (its keyword rows are the local search
+    backend's, in the store's file): built once and kept."""
+    return index_folder(work, real_chunks(work, 2000), n, "flat")
 
 
 def sample(per_set: int, seed: int = 1) -> list[tuple[str, EvalQuestion]]:
@@ -89,7 +84,8 @@ def raw(db: sqlite3.Connection, words: Callable[[str], list[str]]) -> Search:
 
 def budgeted(store: Store, budget: int) -> Search:
     """Store.keyword as the retriever calls it, with this budget."""
-    return lambda text, k: store.keywords.search(text, k, budget=budget)
+    keywords = KeywordSearch(store.connection)
+    return lambda text, k: keywords.search(text, k, budget=budget)
 
 
 def measure(store: Store, forms: dict[str, Search], qs: list[tuple[str, EvalQuestion]]) -> dict:
@@ -134,7 +130,7 @@ def main() -> None:
             mark = " (default)" if b == POSTINGS_BUDGET else ""
             forms[f"budget {b}{mark}"] = budgeted(store, b)
         small = Store(path, readonly=True)
-        small._db.execute("PRAGMA cache_size = -2000")  # SQLite's default
+        small.connection.execute("PRAGMA cache_size = -2000")  # SQLite's default
         forms[f"budget {POSTINGS_BUDGET}, 2 MB cache"] = budgeted(small, POSTINGS_BUDGET)
         print(f"measuring {size} chunks ...", flush=True)
         result = measure(store, forms, qs)

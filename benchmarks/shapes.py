@@ -43,8 +43,8 @@ class Runner:
         self.ov = ov
         self.batch_size = embedder.batch_size  # full batches run on the static models
         self.feeds = feeds
-        self.dynamic = embedder._model  # the compiled model ingest runs
-        self.jobs = embedder._jobs
+        self.dynamic = embedder.compiled  # the compiled model ingest runs
+        self.jobs = embedder.streams
         self.config = {
             "INFERENCE_PRECISION_HINT": self.dynamic.get_property("INFERENCE_PRECISION_HINT"),
             "PERFORMANCE_HINT": "THROUGHPUT",
@@ -115,13 +115,8 @@ def main() -> None:
         texts.extend(chunk_texts)
         if len(texts) >= args.chunks:
             break
-    encodings = embedder._tokenizer.encode_batch(texts)  # as ingest tokenises them
-    order = sorted(range(len(texts)), key=lambda i: -len(encodings[i].ids))
+    feeds = embedder.feeds(texts)  # as ingest tokenises, orders and pads them
     size = embedder.batch_size
-    feeds = [
-        embedder._feed([encodings[i] for i in order[b : b + size]])
-        for b in range(0, len(order), size)
-    ]
     widths = Counter(f["input_ids"].shape[1] for f in feeds if len(f["input_ids"]) == size)
     print(f"{len(texts)} chunk texts ({args.lang}), {len(feeds)} batches of up to {size}")
     print("full batches by width: " + ", ".join(f"{w}: {n}" for w, n in sorted(widths.items())))

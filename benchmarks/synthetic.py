@@ -17,11 +17,13 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.corpus import RealChunks
+from index.backend import refill
+from index.local_backend import LocalBackend
 from index.manifest import Layout, Manifest, now_iso
+from index.migrate import upgrade
 from index.records import Article, Chunk
 from index.settings import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS, DEFAULT_MODEL
 from index.store import Store
-from index.vectors import VectorIndex
 
 CHUNKS_PER_ARTICLE = 4
 COSINE_TO_ANCHOR = (0.6, 0.95)
@@ -47,7 +49,7 @@ def real_shaped(anchors: np.ndarray, n: int, seed: int = 0) -> tuple[np.ndarray,
 
 
 def build_store(folder: Path, real: RealChunks, n: int, seed: int = 0) -> None:
-    """A store of `n` chunks (generation 1), without its vector file."""
+    """A store of `n` chunks, the ledger only: `index_folder` fills its search backend."""
     vecs, which = real_shaped(real.vectors, n, seed)
     folder.mkdir(parents=True, exist_ok=True)
     layout = Layout(folder)
@@ -93,7 +95,6 @@ def build_store(folder: Path, real: RealChunks, n: int, seed: int = 0) -> None:
         chunk_overlap=DEFAULT_CHUNK_OVERLAP,
         articles=articles,
         chunks=chunks_total,
-        generation=1,
         created=now,
         updated=now,
     )
@@ -105,7 +106,8 @@ def build_store(folder: Path, real: RealChunks, n: int, seed: int = 0) -> None:
 
 def index_folder(work: Path, real: RealChunks, n: int, kind: str, seed: int = 0) -> Path:
     """work/index-N-KIND: a complete index with `kind` search, built once and kept."""
-    folder = work / f"index-v3-{n}-{kind}"  # v2: sentence vectors stored; v3: flat in float16
+    # v2: sentence vectors stored; v3: flat in float16; v4: format 2, the backend's entries
+    folder = work / f"index-v4-{n}-{kind}"
     if (folder / "manifest.json").exists():
         return folder
     base = work / f"store-v2-{n}"
@@ -119,14 +121,25 @@ def index_folder(work: Path, real: RealChunks, n: int, kind: str, seed: int = 0)
     shutil.copytree(base, tmp)
     layout = Layout(tmp)
     store = Store(layout.store)
-    manifest = Manifest.from_dict(store.get_meta("manifest")).with_(search=kind)
-    ids, vecs = store.vectors(manifest.dimension)
+    manifest = upgrade(store, tmp)  # a store cached by an older version: brought up to date
+    if manifest is None:
+        raise SystemExit(f"{base} holds no manifest: remove it to build it again")
+    search = LocalBackend(
+        store,
+        tmp,
+        dimension=manifest.dimension,
+        search=kind,
+        exact=lambda: store.vectors(manifest.dimension),
+    )
     started = time.perf_counter()
-    VectorIndex.build(ids, vecs, manifest.dimension, kind).save(layout.vectors(1))
-    print(f"  {kind} index of {len(ids)} vectors built in {time.perf_counter() - started:.0f} s")
-    del vecs
-    with store.transaction():
+    with store.transaction():  # the search backend filled from the ledger, as doctor does
+        refill(search, store.entries(manifest.dimension))
+        manifest = manifest.with_(search=kind, generation=search.commit())
         store.set_meta("manifest", manifest.to_dict())
+    search.tidy()
+    print(
+        f"  {kind} index of {search.count()} vectors built in {time.perf_counter() - started:.0f} s"
+    )
     store.close()
     manifest.write_mirror(layout)
     tmp.rename(folder)

@@ -90,3 +90,19 @@ class SearchBackend(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+REFILL_BATCH = 4096  # entries written to a backend at a time by `refill`
+
+
+def refill(backend: SearchBackend, entries: Iterable[Entry]) -> None:
+    """Empty `backend` and give it these entries (the ledger's, `Store.entries`: vectors as
+    stored, nothing embedded again); visible at its next commit."""
+    backend.clear()
+    batch: list[Entry] = []
+    for entry in entries:
+        batch.append(entry)
+        if len(batch) == REFILL_BATCH:
+            backend.upsert(batch)
+            batch = []
+    backend.upsert(batch)

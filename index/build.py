@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from index import identity
+from index.article_records import fingerprint
 from index.chunker import chunk_text
 from index.embedder import Embedder
 from index.errors import store_damage
@@ -19,7 +20,6 @@ from index.manifest import Layout
 from index.records import Article, Chunk, ReadFailure
 from index.sentences import split_sentences
 from index.settings import Settings
-from index.store import fingerprint
 from index.wording import plural
 from index.writer import EmbedderFactory, IndexWriter, Pending
 

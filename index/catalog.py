@@ -55,12 +55,11 @@ class Catalog(Store):
         followed by its aliases as articles of the same text (which ingest keeps as aliases
         of it again)."""
         aliases: dict[int, list[tuple[Any, ...]]] = {}
-        if self.has_table("aliases"):  # their metadata only: few, next to the articles
-            for owner, *fields in self._db.execute(
-                "SELECT article, id, title, url, published, source, lang, path FROM aliases "
-                "ORDER BY published, rowid"
-            ):
-                aliases.setdefault(owner, []).append(fields)
+        for owner, *fields in self._db.execute(  # their metadata only: few, next to articles
+            "SELECT article, id, title, url, published, source, lang, path FROM aliases "
+            "ORDER BY published, rowid"
+        ):
+            aliases.setdefault(owner, []).append(fields)
         where, args = _where(selection)
         cursor = self._db.execute(
             "SELECT a.rowid, a.id, a.title, a.text, a.url, a.published, a.source, a.lang, "
@@ -109,8 +108,6 @@ class Catalog(Store):
 
     def alias_owner(self, alias_id: str) -> str | None:
         """The id of the article that `alias_id` is an alias of, if it is one."""
-        if not self.has_table("aliases"):
-            return None
         row = self._db.execute(
             "SELECT a.id FROM aliases l JOIN articles a ON a.rowid = l.article WHERE l.id = ?",
             (alias_id,),
@@ -124,7 +121,7 @@ class Catalog(Store):
         row = self._db.execute(
             "SELECT id FROM articles WHERE url = ? ORDER BY rowid LIMIT 1", (url,)
         ).fetchone()
-        if row is None and self.has_table("aliases"):
+        if row is None:
             row = self._db.execute(
                 "SELECT a.id FROM aliases l JOIN articles a ON a.rowid = l.article "
                 "WHERE l.url = ? ORDER BY l.rowid LIMIT 1",

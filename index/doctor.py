@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from index.backend import refill
 from index.errors import IndexCorrupt, IndexMissing
 from index.local_backend import LocalBackend
 from index.lock import write_lock
@@ -25,8 +26,6 @@ from index.migrate import upgrade
 from index.store import Store
 from index.vectors import VectorIndex
 from index.wording import plural
-
-REFILL_BATCH = 4096  # entries read from the store and written to the backend at a time
 
 # What the index keeps in its folder besides the current vector file. SQLite's journals are
 # part of the store (a hot journal is what makes a crashed write recoverable).
@@ -261,7 +260,7 @@ def repair(folder: Path, on_wait: Callable[[str], None] | None = None) -> list[P
             )
             with store.transaction():
                 store.delete_orphan_chunks()
-                refill(store, search, manifest.dimension)
+                refill(search, store.entries(manifest.dimension))
                 articles, chunks = store.counts()
                 manifest = manifest.with_(
                     articles=articles,
@@ -279,19 +278,6 @@ def repair(folder: Path, on_wait: Callable[[str], None] | None = None) -> list[P
             if p.is_file() and p.name.endswith(".tmp") and DERIVED.fullmatch(p.name):
                 p.unlink()
     return check(folder)
-
-
-def refill(store: Store, search: LocalBackend, dimension: int) -> None:
-    """Empty the search backend and give it every chunk of the store again, vectors as
-    stored (nothing is embedded); visible at the backend's next commit."""
-    search.clear()
-    batch = []
-    for entry in store.entries(dimension):
-        batch.append(entry)
-        if len(batch) >= REFILL_BATCH:
-            search.upsert(batch)
-            batch.clear()
-    search.upsert(batch)
 
 
 def move_unknown(folder: Path) -> list[tuple[Path, Path]]:

@@ -23,6 +23,7 @@ from index.embedder import Embedder
 from index.errors import IndexMissing, QAError
 from index.lock import write_lock
 from index.manifest import Layout
+from index.migrate import ensure_current
 from index.records import Article, ArticleRecord, ArticleRow, Selection
 from index.settings import Settings
 from index.writer import IndexWriter
@@ -82,6 +83,7 @@ def open_catalog(folder: Path) -> Iterator[Catalog]:
     layout = Layout(folder)
     if not layout.store.exists():
         raise IndexMissing(f"no index in {folder}; run `qa ingest PATH --index {folder}` first")
+    ensure_current(folder)
     catalog = Catalog(layout.store, readonly=True)
     try:
         with catalog.snapshot():

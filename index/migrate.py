@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from index.errors import IndexMismatch
+from index.errors import IndexMismatch, store_damage
 from index.lock import write_lock
 from index.manifest import FORMAT_VERSION, Layout, Manifest
 from index.store import Store
@@ -83,3 +83,16 @@ def upgrade_folder(folder: Path, on_wait: Callable[[str], None] | None = None) -
             upgrade(store, folder)
         finally:
             store.close()
+
+
+def ensure_current(folder: Path) -> None:
+    """Upgrade the index in `folder` if an older version wrote it (readers call this before
+    opening it read-only: they may then count on every table of this version)."""
+    store = Store(Layout(folder).store, readonly=True)
+    try:
+        with store_damage(store.path):
+            data = store.get_meta("manifest")
+    finally:
+        store.close()
+    if data is not None and Manifest.from_dict(data).format < FORMAT_VERSION:
+        upgrade_folder(folder)

@@ -88,7 +88,7 @@ def ensure_export(name: str, notify: Callable[[str], None] | None = None) -> Pat
         return None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    _remove_stale(root, folder, key)
+    remove_stale(root, folder, key)
     if not meta.supported:
         log.warning("%s cannot be exported (%s); torch will embed instead", name, meta.reason)
         return None
@@ -282,7 +282,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _remove_stale(root: Path, folder: Path, key: str) -> None:
+def remove_stale(root: Path, folder: Path, key: str) -> None:
     """Exports of earlier states of the same model folder, and the ONNX exports of earlier
     versions (in a sibling folder, `onnx`)."""
     shutil.rmtree(root.parent / "onnx", ignore_errors=True)

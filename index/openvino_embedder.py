@@ -193,8 +193,7 @@ class ExportedEmbedder(Embedder):
         (to itself, to this embedder) could free the compiled model on one of the threads
         its destructor joins, which aborts the process ("Resource deadlock avoided").
         """
-        order = sorted(rows, key=lambda i: -len(encodings[i].ids))
-        batches = [order[b : b + self.batch_size] for b in range(0, len(order), self.batch_size)]
+        batches = self._batches(encodings, rows)
         streams = min(self._jobs, len(batches))
         requests = [self._model.create_infer_request() for _ in range(streams)]
         flying: deque[tuple[int, Any]] = deque()  # (batch, its request), oldest first
@@ -227,6 +226,29 @@ class ExportedEmbedder(Embedder):
         finally:
             for _, request in flying:  # a consumer that stopped early: let them finish here
                 request.wait()
+
+    def _batches(self, encodings: Sequence[Any], rows: Iterable[int]) -> list[list[int]]:
+        """The rows in batches, longest first, so each batch pads little."""
+        order = sorted(rows, key=lambda i: -len(encodings[i].ids))
+        return [order[b : b + self.batch_size] for b in range(0, len(order), self.batch_size)]
+
+    @property
+    def compiled(self) -> Any:
+        """The compiled OpenVINO model (benchmarks.shapes runs its batches itself)."""
+        return self._model
+
+    @property
+    def streams(self) -> int:
+        """How many batches it keeps in flight (OpenVINO's optimal number of requests)."""
+        return self._jobs
+
+    def feeds(self, texts: Sequence[str]) -> list[dict[str, np.ndarray]]:
+        """The graph's inputs for these texts, batch by batch, as `embed_batch` runs them."""
+        encodings = self._tokenizer.encode_batch(list(texts))
+        return [
+            self._feed([encodings[i] for i in batch])
+            for batch in self._batches(encodings, range(len(texts)))
+        ]
 
     def _feed(self, encodings: list[Any]) -> dict[str, np.ndarray]:
         """The graph's inputs for one batch, padded to its longest text, rounded up to a

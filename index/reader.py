@@ -16,7 +16,7 @@ from index.backend import Match
 from index.errors import IndexMissing, store_damage
 from index.local_backend import LocalBackend
 from index.manifest import Layout, Manifest
-from index.migrate import upgrade_folder
+from index.migrate import ensure_current
 from index.records import Article, Scope, StoredAlias, StoredArticleRef, StoredChunk
 from index.store import Store
 
@@ -65,18 +65,8 @@ class IndexReader:
 
     def _open(self) -> Store:
         """The store, upgraded first (under the write lock) if an older version wrote it."""
-        store = Store(self.layout.store, readonly=True)
-        try:
-            with self.damage():
-                data = store.get_meta("manifest")
-        except BaseException:
-            store.close()
-            raise
-        if data is not None and not Manifest.from_dict(data).current:
-            store.close()
-            upgrade_folder(self.layout.folder)
-            store = Store(self.layout.store, readonly=True)
-        return store
+        ensure_current(self.layout.folder)
+        return Store(self.layout.store, readonly=True)
 
     def damage(self) -> AbstractContextManager[None]:
         """A block in which SQLite finding the store damaged raises IndexCorrupt, naming the

@@ -218,11 +218,18 @@ def test_rebuild_and_export_keep_aliases(
     assert alias_rows(copy) == [("mirror-1", "ava-264603")]
 
 
-def test_a_store_without_the_table_still_opens(
+def test_a_store_from_before_the_table_is_upgraded_and_opens(
     archive: Settings, feed: Path, real_factory: Make, qa: Run
 ) -> None:
+    """A store written before aliases were kept (format 1, no table): the first command
+    upgrades it (index.migrate) and every command works on it."""
     with sqlite3.connect(Layout(archive.index_dir).store) as db:
         db.execute("DROP TABLE aliases")
+        (row,) = db.execute("SELECT value FROM meta WHERE key = 'manifest'").fetchone()
+        db.execute(
+            "UPDATE meta SET value = ? WHERE key = 'manifest'",
+            (json.dumps({**json.loads(row), "format": 1}),),
+        )
     status, out, _ = qa(archive, "show", OWNER_URL, "--json")
     assert status == 0 and json.loads(out)["aliases"] == []
     assert qa(archive, "show", "mirror-1")[0] == 2

@@ -9,7 +9,7 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -251,14 +251,14 @@ def test_export_that_disagrees_is_discarded(
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     folder = linked_model(tmp_path)
-    real_passes = ExportedEmbedder._passes
+    real_embed = ExportedEmbedder.embed_batch
 
-    def skewed(self: ExportedEmbedder, *args: Any, **kw: Any) -> Iterator[tuple[Any, ...]]:
-        for rows, pooled, words in real_passes(self, *args, **kw):
-            pooled[:, :20] += 0.05  # a small, systematic error
-            yield rows, pooled, words
+    def skewed(self: ExportedEmbedder, *args: Any, **kw: Any) -> np.ndarray:
+        vectors = real_embed(self, *args, **kw)
+        vectors[:, :20] += 0.05  # a small, systematic error
+        return vectors
 
-    monkeypatch.setattr(ExportedEmbedder, "_passes", skewed)
+    monkeypatch.setattr(ExportedEmbedder, "embed_batch", skewed)
     with caplog.at_level(logging.WARNING):
         assert ensure_export(str(folder)) is None
     assert "disagree with sentence-transformers" in caplog.text
@@ -272,7 +272,7 @@ def test_stale_export_of_a_changed_model_is_replaced(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exported: Path
 ) -> None:
     """A model folder that changed has a new key; its old export is removed at the next one."""
-    from index.model_export import _remove_stale, remove_partial
+    from index.model_export import remove_partial, remove_stale
 
     root = tmp_path / "cache" / "newsqa" / "exports"
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
@@ -282,7 +282,7 @@ def test_stale_export_of_a_changed_model_is_replaced(
     assert open_export(DEFAULT_MODEL) is None  # the folder has another name than the key
     shutil.copytree(exported, root / exported.name, copy_function=os.link)
     meta = ExportMeta.from_json((exported / "meta.json").read_text())
-    _remove_stale(root, Path(meta.folder), exported.name)
+    remove_stale(root, Path(meta.folder), exported.name)
     remove_partial(root)  # and the temporary folder of a run long gone
     assert [p.name for p in root.iterdir()] == [exported.name]
     assert open_export(DEFAULT_MODEL) is not None
