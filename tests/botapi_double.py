@@ -4,6 +4,10 @@ Application talks to through `base_url`.
 Tests inject updates (`message`, `press`), read what the bot did (`sent`, `calls`,
 `wait_sent`), and schedule faults (`fail`): flood control (429 with retry_after), 5xx,
 slow responses that time the client out, dropped connections, 403 Forbidden and 400s.
+Updates wait for getUpdates, or, once the bot has called setWebhook, are posted at once to
+the webhook with its secret header, as Telegram does (`deliver` posts one anywhere, with any
+secret, and says what the bot's server answered); getUpdates then fails with 409, as it does
+at Telegram while a webhook is set.
 Like Telegram, it refuses HTML that Telegram would not parse (`check_html`), messages over
 4,096 characters and callback data over 64 bytes, so a test passes only if Telegram would
 have accepted what the bot sent.
@@ -12,6 +16,7 @@ have accepted what the bot sent.
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import re
 import socket
@@ -34,7 +39,19 @@ MAX_ENTITIES = 100
 CALLBACK_DATA_BYTES = 64
 
 # Fields whose values python-telegram-bot sends as plain strings, never JSON-encoded.
-_STRING_FIELDS = {"text", "parse_mode", "callback_query_id", "action", "url", "inline_message_id"}
+_STRING_FIELDS = {
+    "text",
+    "parse_mode",
+    "callback_query_id",
+    "action",
+    "url",
+    "inline_message_id",
+    "secret_token",
+}
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+WEBHOOK_PORTS = (443, 80, 88, 8443)
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+REGISTERED = object()  # `deliver`'s default secret: the one given to setWebhook
 
 
 # --- Telegram's HTML, strictly ------------------------------------------------------------
@@ -243,6 +260,16 @@ class Fault:
     when: Callable[[dict[str, Any]], bool] | None = None
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """One update posted to a webhook, and the HTTP status the bot's server answered."""
+
+    url: str
+    update_id: int
+    secret: str | None  # the header sent; None: no header
+    status: int
+
+
 @dataclass
 class _State:
     updates: list[dict[str, Any]] = field(default_factory=list)
@@ -255,6 +282,8 @@ class _State:
     commands: list[dict[str, Any]] = field(default_factory=list)
     offset: int = 0  # the highest offset getUpdates has confirmed
     polls: int = 0
+    webhook: dict[str, Any] | None = None  # setWebhook's parameters, until deleteWebhook
+    deliveries: list[Delivery] = field(default_factory=list)
 
 
 class BotAPIDouble:
@@ -269,7 +298,9 @@ class BotAPIDouble:
         self._server = _Server(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._server.block_on_close = False
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )  # shutdown waits for one poll: tests that start many doubles stay fast
         self.closed = False
         self.errors: list[Exception] = []  # the double's own bugs, raised on exit
 
@@ -301,12 +332,70 @@ class BotAPIDouble:
     # injecting updates
 
     def _push(self, update: dict[str, Any]) -> int:
+        """Number the update; queue it for getUpdates, or post it to the webhook when set."""
         with self.cond:
             update["update_id"] = self.state.next_update
             self.state.next_update += 1
-            self.state.updates.append(update)
+            if self.state.webhook is None:
+                self.state.updates.append(update)
+                self.cond.notify_all()
+                return int(update["update_id"])
+        status = self.deliver(update)
+        if status != 200:
+            raise AssertionError(f"the bot's webhook answered {status} to update {update}")
+        return int(update["update_id"])
+
+    def update(self, text: str, **where: Any) -> dict[str, Any]:
+        """A numbered update of a user's text message (see `message`), not sent anywhere:
+        for `deliver`."""
+        with self.cond:
+            update_id = self.state.next_update
+            self.state.next_update += 1
+        return {"update_id": update_id, "message": self._new_message(text, **where)}
+
+    def deliver(
+        self, update: dict[str, Any], url: str | None = None, secret: object = REGISTERED
+    ) -> int:
+        """POST `update` to `url` (default: the webhook set) with `secret` in the secret
+        header (default: the webhook's; None: no header), as Telegram posts; return the
+        HTTP status the server answered."""
+        hook = self.webhook
+        if url is None:
+            if hook is None:
+                raise RuntimeError("no webhook is set: the bot has not called setWebhook")
+            url = str(hook["url"])
+        if secret is REGISTERED:
+            secret = hook.get("secret_token") if hook else None
+        header = None if secret is None else str(secret)
+        headers = {"Content-Type": "application/json"}  # exactly: python-telegram-bot checks
+        if header is not None:
+            headers[SECRET_HEADER] = header
+        parts = urlsplit(url)
+        if parts.scheme != "http" or parts.hostname not in ("127.0.0.1", "localhost"):
+            raise ValueError(f"the double posts only to http://127.0.0.1 or localhost, not {url}")
+        connection = http.client.HTTPConnection(parts.netloc, timeout=30)
+        try:
+            target = parts.path or "/"
+            connection.request("POST", target, json.dumps(update).encode(), headers)
+            response = connection.getresponse()
+            response.read()
+            status = response.status
+        finally:
+            connection.close()
+        with self.cond:
+            self.state.deliveries.append(Delivery(url, int(update["update_id"]), header, status))
             self.cond.notify_all()
-            return int(update["update_id"])
+        return status
+
+    @property
+    def webhook(self) -> dict[str, Any] | None:
+        """setWebhook's parameters (url, secret_token, allowed_updates...), None when unset."""
+        with self.cond:
+            return None if self.state.webhook is None else dict(self.state.webhook)
+
+    def deliveries(self) -> list[Delivery]:
+        with self.cond:
+            return list(self.state.deliveries)
 
     def user(self, user_id: int) -> dict[str, Any]:
         return {
@@ -330,7 +419,21 @@ class BotAPIDouble:
         chat_type: str = "private",
         reply_to: Sent | None = None,
     ) -> dict[str, Any]:
-        """A user's text message; commands and @mentions get entities as a client would add."""
+        """A user's text message, sent to the bot (queued, or posted to its webhook); commands
+        and @mentions get entities as a client would add."""
+        msg = self._new_message(text, user=user, chat=chat, chat_type=chat_type, reply_to=reply_to)
+        self._push({"message": msg})
+        return msg
+
+    def _new_message(
+        self,
+        text: str,
+        *,
+        user: int = 1001,
+        chat: int | None = None,
+        chat_type: str = "private",
+        reply_to: Sent | None = None,
+    ) -> dict[str, Any]:
         with self.cond:
             message_id = self.state.next_message
             self.state.next_message += 1
@@ -355,7 +458,6 @@ class BotAPIDouble:
             msg["entities"] = entities
         if reply_to is not None:
             msg["reply_to_message"] = self._message_dict(reply_to)
-        self._push({"message": msg})
         return msg
 
     def press(self, sent: Sent, data: str, *, user: int = 1001) -> str:
@@ -503,11 +605,33 @@ class BotAPIDouble:
             return 400, {"ok": False, "error_code": 400, "description": description}
         except _BadRequest as e:
             return 400, {"ok": False, "error_code": 400, "description": f"Bad Request: {e}"}
+        except _Refused as e:
+            return e.status, {"ok": False, "error_code": e.status, "description": e.description}
 
     def _api_getMe(self, p: dict[str, Any]) -> Any:
         return {**self._me(), "can_join_groups": True, "can_read_all_group_messages": False}
 
     def _api_deleteWebhook(self, p: dict[str, Any]) -> Any:
+        with self.cond:
+            self.state.webhook = None
+        return True
+
+    def _api_setWebhook(self, p: dict[str, Any]) -> Any:
+        """Telegram's checks of the URL and the secret; plain http only to 127.0.0.1, as a
+        local Bot API server allows."""
+        url = urlsplit(str(p.get("url", "")))
+        local = url.scheme == "http" and url.hostname in ("127.0.0.1", "localhost")
+        if not local and url.scheme != "https":
+            raise _BadRequest("bad webhook: An HTTPS URL must be provided for webhook")
+        if not local and (url.port or 443) not in WEBHOOK_PORTS:
+            raise _BadRequest(
+                "bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443"
+            )
+        secret = p.get("secret_token")
+        if secret is not None and not _WEBHOOK_SECRET.fullmatch(str(secret)):
+            raise _BadRequest("secret token contains unallowed characters")
+        with self.cond:
+            self.state.webhook = dict(p)
         return True
 
     def _api_setMyCommands(self, p: dict[str, Any]) -> Any:
@@ -527,6 +651,12 @@ class BotAPIDouble:
         return True
 
     def _api_getUpdates(self, p: dict[str, Any]) -> Any:
+        if self.webhook is not None:
+            raise _Refused(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; use "
+                "deleteWebhook to delete the webhook first",
+            )
         offset = int(p.get("offset", 0) or 0)
         limit = int(p.get("limit", 100) or 100)
         deadline = time.monotonic() + float(p.get("timeout", 0) or 0)
@@ -658,6 +788,14 @@ class BotAPIDouble:
 
 class _BadRequest(Exception):
     pass
+
+
+class _Refused(Exception):
+    """Any other error status Telegram answers with."""
+
+    def __init__(self, status: int, description: str) -> None:
+        super().__init__(description)
+        self.status, self.description = status, description
 
 
 class _Server(ThreadingHTTPServer):

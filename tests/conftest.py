@@ -109,3 +109,13 @@ def hashing_demo_engine(tmp_path: Path) -> Iterator[object]:
     e = Engine(s, make_embedder=lambda _m: hashing)
     yield e
     e.close()
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No TELEGRAM_* or QA_* variables, and a working folder without a .env file."""
+    for var in list(os.environ):
+        if var.startswith(("TELEGRAM_", "QA_")):
+            monkeypatch.delenv(var)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

@@ -18,16 +18,6 @@ from tests.botapi_double import TOKEN, BotAPIDouble, strict
 from tests.conftest import DEMO_ANSWER_START, DEMO_QUESTION, ROOT
 
 
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No TELEGRAM_* or QA_* variables, and a working folder without a .env file."""
-    for var in list(os.environ):
-        if var.startswith(("TELEGRAM_", "QA_")):
-            monkeypatch.delenv(var)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 def one_line_error(capsys: pytest.CaptureFixture[str], status: int) -> str:
     err = capsys.readouterr().err
     assert status == 2
