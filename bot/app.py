@@ -1,17 +1,19 @@
-"""The Application: python-telegram-bot configured for this bot, its handlers wired, run."""
+"""The Application: python-telegram-bot configured for this bot, its handlers wired, run by
+long polling or on a webhook."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dtm
 import logging
+import re
 import signal
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from telegram import Bot, Update
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -31,6 +33,7 @@ from qa.engine import Engine
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = (Update.MESSAGE, Update.CALLBACK_QUERY)
+DROP_PENDING_UPDATES = False  # what was asked while the bot was down is answered at start
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -101,6 +104,20 @@ class _QuietCleanup(logging.Filter):
         return True
 
 
+class _RefusedWebhook(logging.Filter):
+    """Nothing for a setWebhook that Telegram refuses: the error reaches `run`'s caller,
+    which says why in one line (`qa bot`); python-telegram-bot's own log of it is a page of
+    traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not (
+            record.module == "networkloop"
+            and "Set Webhook" in record.getMessage()
+            and isinstance(error, BadRequest)
+        )
+
+
 def wire(application: Application, qabot: QABot) -> None:
     """Attach every handler; the allowlist gate runs first, in its own group."""
     new = filters.UpdateType.MESSAGE  # edited messages are not asked again
@@ -144,15 +161,41 @@ def run(
     *,
     stop_signals: Sequence[int] | None = STOP_SIGNALS,
 ) -> None:
-    """Long-poll for updates until one of `stop_signals` arrives (None: only `stop_running`)."""
-    updater_log = logging.getLogger("telegram.ext.Updater")
-    quiet = _QuietCleanup()
+    """Take updates until one of `stop_signals` arrives (None: only `stop_running`): by long
+    polling, or on `settings.webhook` when it is set.
+
+    Raises BadRequest when Telegram refuses the webhook, OSError when its port cannot be had.
+    """
+    updater_log, retry_log = (
+        logging.getLogger("telegram.ext.Updater"),
+        logging.getLogger("telegram.ext"),
+    )
+    quiet, refused = _QuietCleanup(), _RefusedWebhook()
     updater_log.addFilter(quiet)
+    retry_log.addFilter(refused)
     try:
-        application.run_polling(
-            timeout=dtm.timedelta(seconds=settings.poll_timeout_s),
-            allowed_updates=list(ALLOWED_UPDATES),
-            stop_signals=stop_signals,
-        )
+        if settings.webhook is None:
+            application.run_polling(
+                timeout=dtm.timedelta(seconds=settings.poll_timeout_s),
+                allowed_updates=list(ALLOWED_UPDATES),
+                drop_pending_updates=DROP_PENDING_UPDATES,
+                stop_signals=stop_signals,
+            )
+        else:
+            hook = settings.webhook
+            # setWebhook first, then a tornado server on host:port that refuses (403) a post
+            # without the secret header. Several processes may do this with the same URL and
+            # secret: Telegram keeps one webhook per bot, so each start sets the same one.
+            application.run_webhook(
+                listen=hook.host,
+                port=hook.port,
+                url_path=re.escape(hook.path),  # python-telegram-bot reads it as a regex
+                webhook_url=hook.url,
+                secret_token=hook.secret,
+                allowed_updates=list(ALLOWED_UPDATES),
+                drop_pending_updates=DROP_PENDING_UPDATES,
+                stop_signals=stop_signals,
+            )
     finally:
         updater_log.removeFilter(quiet)
+        retry_log.removeFilter(refused)

@@ -9,8 +9,8 @@ REDACTED = "[redacted]"
 
 
 class Redacting(logging.Formatter):
-    """Formats with another formatter, then blanks out each secret (the bot token, and its
-    secret half on its own), tracebacks included."""
+    """Formats with another formatter, then blanks out each secret (the bot token, its
+    secret half on its own, the webhook's secret), tracebacks included."""
 
     def __init__(self, inner: logging.Formatter, secrets: Iterable[str]) -> None:
         super().__init__()
@@ -24,9 +24,12 @@ class Redacting(logging.Formatter):
         return line
 
 
-def redact_token(token: str, handlers: Iterable[logging.Handler] | None = None) -> None:
-    """Make each handler (by default every handler of the root logger) redact `token`."""
-    secrets = [token, token.partition(":")[2]]
+def redact_token(
+    token: str, handlers: Iterable[logging.Handler] | None = None, *, also: Iterable[str] = ()
+) -> None:
+    """Make each handler (by default every handler of the root logger) redact `token`, and
+    the secrets in `also` (the webhook's)."""
+    secrets = [token, token.partition(":")[2], *also]
     for handler in logging.getLogger().handlers if handlers is None else handlers:
         inner = handler.formatter or logging.Formatter()
         if isinstance(inner, Redacting):

@@ -1,4 +1,5 @@
-"""BotSettings: the token, the Bot API address, access and pacing, read from an env mapping."""
+"""BotSettings: the token, the Bot API address, access and pacing, and webhook mode, read from
+an env mapping."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from bot.webhook import Webhook, webhook_from
 from index.errors import ConfigError
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
@@ -17,6 +19,11 @@ ENV_VARS = {
     "TELEGRAM_API_BASE_URL": f"Bot API server (default {DEFAULT_API_BASE_URL})",
     "TELEGRAM_ALLOWED_IDS": "comma-separated user and chat ids; empty lets everyone in",
     "TELEGRAM_RATE_LIMIT": "questions per user per minute (default 10; 0 turns it off)",
+    "TELEGRAM_WEBHOOK_URL": "the https URL Telegram posts updates to (webhook mode; unset: long "
+    "polling)",
+    "TELEGRAM_WEBHOOK_LISTEN": "HOST:PORT this process listens on behind that URL's proxy",
+    "TELEGRAM_WEBHOOK_SECRET": "the secret Telegram sends with each post (default: random per "
+    "start)",
 }
 
 # 123456789:AA... : a numeric bot id, a colon, then the secret (35 characters today).
@@ -39,6 +46,7 @@ class BotSettings:
     poll_timeout_s: int = 30  # long-polling wait of each getUpdates
     request_timeout_s: float = 20.0  # read timeout of every other Bot API call
     max_retries: int = 3  # per Bot API call, for flood control and transient errors
+    webhook: Webhook | None = None  # None: long polling
 
     def __post_init__(self) -> None:
         if not _TOKEN.match(self.token):
@@ -71,6 +79,13 @@ class BotSettings:
                 values["rate_limit"] = int(rate)
             except ValueError:
                 raise ConfigError(f"TELEGRAM_RATE_LIMIT={rate!r} is not a whole number") from None
+        webhook = webhook_from(
+            env.get("TELEGRAM_WEBHOOK_URL", "").strip(),
+            env.get("TELEGRAM_WEBHOOK_LISTEN", "").strip(),
+            env.get("TELEGRAM_WEBHOOK_SECRET", "").strip(),
+        )
+        if webhook is not None:
+            values["webhook"] = webhook
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
 
