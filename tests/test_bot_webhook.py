@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from bot.texts import EXPIRED
 from bot.webhook import SECRET_HEADER, Webhook, webhook_from
 from index.embedder import Embedder
 from index.settings import Settings
@@ -185,12 +186,18 @@ def test_replicas_behind_one_url_each_answer_what_they_are_given(
                 assert [c.params["url"] for c in double.calls("setWebhook")] == [url, url]
                 assert {c.params["secret_token"] for c in double.calls("setWebhook")} == {SECRET}
                 replies = {user: ask(double, DEMO_QUESTION, user=user) for user in (1, 2, 3, 4)}
+                # Buttons live in the memory of the replica that answered: user 2's answer came
+                # from replica 1, and the balancer's next pick is replica 0.
+                [answer] = replies[2]
+                query = double.press(answer, answer.button("Context 1"), user=2)
+                [pressed] = double.wait(lambda: double.callback_answers(query), what="answer")
     finally:
         for e in engines:
             e.close()
     for [reply] in replies.values():
         assert DEMO_ANSWER_START in strict(reply)
-    assert sorted(balancer.forwarded) == sorted([(r, 200) for r in replicas] * 2)
+    assert balancer.forwarded == [(r, 200) for r in replicas] * 2 + [(replicas[0], 200)]
+    assert pressed["text"] == EXPIRED
 
 
 # --- qa bot --webhook-url -------------------------------------------------------------------
