@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Protocol
 
 import numpy as np
@@ -48,9 +49,16 @@ class Match:
 class SearchBackend(Protocol):
     """Dense and keyword search over chunks, written in generations."""
 
+    dimension: int  # of its vectors; 0 until known (the first upsert tells)
+
     @property
     def generation(self) -> int:
         """The committed generation this backend reads (0: nothing committed yet)."""
+        ...
+
+    @property
+    def kind(self) -> str:
+        """What searches it: "flat" or "hnsw" (local), "milvus"."""
         ...
 
     def upsert(self, entries: Sequence[Entry]) -> None:
@@ -81,12 +89,21 @@ class SearchBackend(Protocol):
         """Top `k` by BM25 for any user text (never parsed as a query), inside `scope`."""
         ...
 
+    def ages(self, ids: Sequence[int], today: date) -> np.ndarray:
+        """(len(ids),) days from each entry's date to `today` (0 for a later date); NaN
+        where undated or not held: what the recency prior needs of each candidate."""
+        ...
+
     def vectors(self, ids: Sequence[int]) -> np.ndarray:
         """(len(ids), d) float32 stored vectors of these ids (each must be held)."""
         ...
 
     def count(self) -> int:
         """Entries held in the generation read."""
+        ...
+
+    def tidy(self) -> None:
+        """Remove what interrupted writes left (files, collections), if anything."""
         ...
 
     def close(self) -> None: ...

@@ -18,11 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from index.backend import refill
+from index.backends import open_backend
 from index.errors import IndexCorrupt, IndexMissing
 from index.local_backend import LocalBackend
 from index.lock import write_lock
 from index.manifest import FORMAT_VERSION, Layout, Manifest, now_iso
 from index.migrate import upgrade
+from index.settings import Settings
 from index.store import Store
 from index.vectors import VectorIndex
 from index.wording import plural
@@ -61,8 +63,9 @@ class Problem:
         return f"{kind}: {self.what}{fix}"
 
 
-def check(folder: Path) -> list[Problem]:
+def check(folder: Path, settings: Settings | None = None) -> list[Problem]:
     """Every inconsistency found in the index at `folder`; an empty list means healthy.
+    `settings` choose its search backend (default: local).
 
     Raises IndexMissing when there is no index there at all.
     """
@@ -72,7 +75,7 @@ def check(folder: Path) -> list[Problem]:
     try:
         store = Store(layout.store, readonly=True)
         try:
-            return _check_store(layout, store)
+            return _check_store(layout, store, settings or Settings(index_dir=folder))
         finally:
             store.close()
     except (sqlite3.DatabaseError, IndexCorrupt) as e:
@@ -94,7 +97,7 @@ def stored_format(folder: Path) -> int | None:
     return None if data is None else Manifest.from_dict(data).format
 
 
-def _check_store(layout: Layout, store: Store) -> list[Problem]:
+def _check_store(layout: Layout, store: Store, settings: Settings) -> list[Problem]:
     data = store.get_meta("manifest")
     if data is None:
         return [
@@ -154,6 +157,8 @@ def _check_store(layout: Layout, store: Store) -> list[Problem]:
                 f"the store holds {h.articles} and {chunks}"
             )
         )
+    if settings.backend != "local":
+        return problems + _check_backend(settings, store, manifest, chunks)
     search = LocalBackend(store, layout.folder)
     if search.keyword_rows() != chunks:
         problems.append(
@@ -172,6 +177,35 @@ def _check_store(layout: Layout, store: Store) -> list[Problem]:
     problems += _check_vectors(layout, manifest, set(h.chunk_ids))
     problems += _check_files(layout, manifest)
     return problems
+
+
+def _check_backend(
+    settings: Settings, store: Store, manifest: Manifest, chunks: int
+) -> list[Problem]:
+    """A remote backend (Milvus): it answers, at the ledger's generation, with every chunk."""
+    try:
+        search = open_backend(settings, store, dimension=manifest.dimension)
+    except Exception as e:  # the engine's errors share no type: any of them means unusable
+        return [Problem(f"the {settings.backend} backend cannot be reached: {e}")]
+    try:
+        problems = []
+        if search.generation != manifest.generation:
+            problems.append(
+                Problem(
+                    f"the {settings.backend} backend is at generation {search.generation}, the "
+                    f"ledger at {manifest.generation}"
+                )
+            )
+        if (held := search.count()) != chunks:
+            problems.append(
+                Problem(
+                    f"the {settings.backend} backend holds {plural(held, 'chunk')}, the "
+                    f"ledger {chunks}"
+                )
+            )
+        return problems
+    finally:
+        search.close()
 
 
 def _check_vectors(layout: Layout, manifest: Manifest, chunk_ids: set[int]) -> list[Problem]:
@@ -237,7 +271,11 @@ def _check_files(layout: Layout, manifest: Manifest) -> list[Problem]:
     return problems
 
 
-def repair(folder: Path, on_wait: Callable[[str], None] | None = None) -> list[Problem]:
+def repair(
+    folder: Path,
+    on_wait: Callable[[str], None] | None = None,
+    settings: Settings | None = None,
+) -> list[Problem]:
     """Rebuild every derived part from the store, without re-embedding; returns what remains.
 
     Takes the write lock and commits a new generation, so running readers switch to the
@@ -245,17 +283,18 @@ def repair(folder: Path, on_wait: Callable[[str], None] | None = None) -> list[P
     user's files are not touched.
     """
     layout = Layout(folder)
+    settings = settings or Settings(index_dir=folder)
     with write_lock(folder, on_wait):
-        if any(not p.repairable and not p.unknown for p in check(folder)):
-            return check(folder)
+        if any(not p.repairable and not p.unknown for p in check(folder, settings)):
+            return check(folder, settings)
         store = Store(layout.store)
         try:
             manifest = upgrade(store, folder) or Manifest.from_dict(store.get_meta("manifest"))
-            search = LocalBackend(
+            search = open_backend(
+                settings,
                 store,
-                folder,
                 dimension=manifest.dimension,
-                search=manifest.search,
+                search=manifest.search if manifest.search in ("flat", "hnsw") else "auto",
                 exact=lambda: store.vectors(manifest.dimension),
             )
             with store.transaction():
@@ -272,12 +311,13 @@ def repair(folder: Path, on_wait: Callable[[str], None] | None = None) -> list[P
                 store.set_meta("manifest", manifest.to_dict())
             manifest.write_mirror(layout)
             search.tidy()
+            search.close()
         finally:
             store.close()
         for p in layout.folder.iterdir():  # temporary files of interrupted writes
             if p.is_file() and p.name.endswith(".tmp") and DERIVED.fullmatch(p.name):
                 p.unlink()
-    return check(folder)
+    return check(folder, settings)
 
 
 def move_unknown(folder: Path) -> list[tuple[Path, Path]]:

@@ -13,11 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from index.backend import Match
+from index.backends import open_backend
 from index.errors import IndexMissing, store_damage
-from index.local_backend import LocalBackend
 from index.manifest import Layout, Manifest
 from index.migrate import ensure_current
 from index.records import Article, Scope, StoredAlias, StoredArticleRef, StoredChunk
+from index.settings import Settings
 from index.store import Store
 
 log = logging.getLogger(__name__)
@@ -40,11 +41,12 @@ class IndexStats:
 class IndexReader:
     """A read-only view that follows the writers: `refresh()` picks up a newer generation.
 
-    Searches go to the search backend (index.backend; here the local one), records to the
-    store, the ledger: qa and bot reach the index through this class only.
+    Searches go to the search backend (index.backend: local or Milvus, index.backends),
+    records to the store, the ledger: qa and bot reach the index through this class only.
     """
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, settings: Settings | None = None) -> None:
+        """`settings` choose the search backend (Settings.backend; default: local)."""
         self.layout = Layout(folder)
         if not self.layout.store.exists():
             raise IndexMissing.at(folder)
@@ -52,9 +54,9 @@ class IndexReader:
         try:
             with self.damage():
                 self.manifest = self._manifest()
-                self.search = LocalBackend(
+                self.search = open_backend(
+                    settings or Settings(index_dir=folder),
                     self.store,
-                    folder,
                     dimension=self.manifest.dimension,
                     exact=lambda: self.store.vectors(self.manifest.dimension),
                 )
@@ -165,4 +167,5 @@ class IndexReader:
             return self.store.newest_published()
 
     def close(self) -> None:
+        self.search.close()
         self.store.close()

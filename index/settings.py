@@ -22,9 +22,15 @@ ENV_VARS = {
     "QA_BATCH_SIZE": "batch_size",
     "QA_DTYPE": "dtype",
     "QA_MAX_FILE_MB": "max_file_mb",
+    "QA_BACKEND": "backend",
+    "QA_MILVUS_URI": "milvus_uri",
+    "QA_MILVUS_TOKEN": "milvus_token",
+    "QA_MILVUS_COLLECTION": "milvus_collection",
+    "QA_MILVUS_INDEX": "milvus_index",
 }
 
 DTYPES = ("auto", "float32", "bfloat16")
+BACKENDS = ("local", "milvus")
 
 
 def default_index_dir() -> Path:
@@ -47,6 +53,16 @@ class Settings:
     batch_size: int = 16
     dtype: str = "auto"  # auto: bfloat16 where the CPU has AMX or AVX512-BF16
     max_file_mb: float = 50.0
+    # Where searches run (index.backends): "local" (FAISS and SQLite FTS5 in the index
+    # folder) or "milvus" (a server or cluster at milvus_uri, or a Milvus Lite file; default
+    # INDEX/milvus.db). The index folder keeps the store, the ledger, either way.
+    backend: str = "local"
+    milvus_uri: str | None = None
+    milvus_token: str | None = None  # never logged
+    milvus_collection: str = "newsqa"  # the prefix of its collections' names
+    # None: FLAT on Milvus Lite (its AUTOINDEX keeps no raw vectors of growing segments),
+    # AUTOINDEX on a server; IVF_FLAT (Lite too), HNSW and DISKANN (a server) when asked.
+    milvus_index: str | None = None
 
     def __post_init__(self) -> None:
         tokens = self.chunk_tokens or DEFAULT_CHUNK_TOKENS
@@ -64,6 +80,8 @@ class Settings:
             raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         if self.max_file_mb <= 0:
             raise ConfigError(f"file size limit must be positive, got {self.max_file_mb}")
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
 
     def effective_overlap(self, chunk_tokens: int) -> int:
         """The overlap asked for, else the default scaled down for small chunks."""

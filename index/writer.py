@@ -16,9 +16,9 @@ import numpy as np
 
 from index import neardup
 from index.backend import Entry
+from index.backends import open_backend
 from index.embedder import Embedder
 from index.errors import IndexMismatch
-from index.local_backend import LocalBackend
 from index.manifest import Layout, Manifest, now_iso
 from index.migrate import upgrade
 from index.records import Article, Chunk, StoredArticle
@@ -57,9 +57,9 @@ class IndexWriter:
             )
         else:
             self.manifest = stored
-        self.search = LocalBackend(
+        self.search = open_backend(
+            settings,
             self.store,
-            settings.index_dir,
             dimension=self.manifest.dimension,
             search=search,
             exact=lambda: self.store.vectors(self.manifest.dimension),
@@ -211,4 +211,5 @@ class IndexWriter:
         self.store.set_story(rowid, story)
 
     def close(self) -> None:
+        self.search.close()
         self.store.close()

@@ -47,6 +47,13 @@ environment (flags win):
   QA_BATCH_SIZE     texts per embedding batch (default 16)
   QA_DTYPE          auto | float32 | bfloat16 (auto: bfloat16 where the CPU has AMX/AVX512-BF16)
   QA_MAX_FILE_MB    larger input files are refused unread (default 50)
+  QA_BACKEND        local | milvus: where searches run (default local: FAISS and SQLite in
+                    the index folder; milvus needs pip install -e ".[milvus]")
+  QA_MILVUS_URI     a Milvus server or cluster (http://host:19530) or a Milvus Lite file
+                    (default INDEX/milvus.db)
+  QA_MILVUS_TOKEN   its token (user:password, or an API key)
+  QA_MILVUS_COLLECTION  the prefix of its collections' names (default newsqa)
+  QA_MILVUS_INDEX   AUTOINDEX | FLAT | IVF_FLAT (Milvus Lite: these) | HNSW | DISKANN
 """
 
 
@@ -59,6 +66,11 @@ def add_common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--chunk-overlap", type=int, metavar="N", help="overlap [QA_CHUNK_OVERLAP]")
     g.add_argument("--batch-size", type=int, metavar="N", help="embedding batch [QA_BATCH_SIZE]")
     g.add_argument("--dtype", choices=("auto", "float32", "bfloat16"), help="[QA_DTYPE]")
+    g.add_argument(
+        "--backend",
+        choices=("local", "milvus"),
+        help="where searches run: local (FAISS, SQLite) or milvus [QA_BACKEND]",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log what happens")
 
 
@@ -111,6 +123,7 @@ def settings_from(args: argparse.Namespace, env: dict[str, str]) -> Settings:
         batch_size=args.batch_size,
         dtype=args.dtype,
         max_file_mb=getattr(args, "max_file_mb", None),
+        backend=args.backend,
     )
 
 

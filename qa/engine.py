@@ -55,7 +55,7 @@ class Engine:
         self.settings = settings
         self._make_embedder = make_embedder or models.load_embedder(settings, notify=notify)
         self._lock = threading.Lock()
-        self.reader = IndexReader(settings.index_dir)
+        self.reader = IndexReader(settings.index_dir, settings)
         self.embedder = self._embedder_for(self.reader.manifest.model)
         self.retriever = Retriever(self.reader, self.embedder, retrieval)
         self.quote_settings = quotes or QuoteSettings()

@@ -21,11 +21,22 @@ from index.records import Scope
 
 Opener = Callable[[Path], SearchBackend]  # opens the backend kept at this place
 
+
+def milvus_lite(folder: Path) -> SearchBackend:
+    """Milvus Lite (milvus-lite 2.5.1, the Milvus engine in this process) on a file."""
+    pytest.importorskip("pymilvus", reason='the Milvus extra: pip install -e ".[milvus]"')
+    from index.milvus_backend import MilvusBackend
+
+    folder.mkdir(parents=True, exist_ok=True)
+    return MilvusBackend(str(folder / "milvus.db"), index_type="FLAT")
+
+
 BACKENDS: dict[str, Opener] = {
     "local-flat": lambda folder: LocalBackend.open(folder, search="flat"),
     "local-hnsw": lambda folder: LocalBackend.open(folder, search="hnsw"),
+    "milvus-lite": milvus_lite,
 }
-EXACT = {"local-flat"}  # the others are approximate: held to recall@10 >= 0.99
+EXACT = {"local-flat", "milvus-lite"}  # the others are approximate: recall@10 >= 0.99
 TOLERANCE = 2e-3  # of a stored cosine: float16 storage rounds a vector's components
 
 CITIES = ["Kabul", "Herat", "Seoul", "Kyiv", "Odesa", "Mazar", "Kandahar", "Busan"]

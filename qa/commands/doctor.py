@@ -38,15 +38,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from index.manifest import FORMAT_VERSION
 
     folder = settings.index_dir
-    found = check(folder)  # no index at all: IndexMissing, exit 2 like every command
+    found = check(folder, settings)  # no index at all: IndexMissing, exit 2 like every command
     problems = found
     repaired = False
     if args.repair and any(p.repairable for p in found):
-        problems = repair(folder, on_wait=lambda m: print(m, file=sys.stderr))
+        problems = repair(folder, on_wait=lambda m: print(m, file=sys.stderr), settings=settings)
         repaired = True
     moved = move_unknown(folder) if args.move_unknown else []
     if moved:
-        problems = check(folder)
+        problems = check(folder, settings)
 
     def record(p: Problem) -> dict[str, Any]:
         return {"what": p.what, "severe": p.severe, "repairable": p.repairable}
