@@ -1,0 +1,107 @@
+"""`--backend milvus` end to end, on Milvus Lite 2.5.1 (the Milvus engine in this process):
+ingest, ask, delete, rebuild and repair through the `qa` command, and the bot answering
+from Milvus over HTTP against the Bot API double. Skipped without the milvus extra."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from index.embedder import Embedder
+from index.settings import Settings
+from qa.cli import main
+from tests.botapi_double import BotAPIDouble, ask, bot, strict
+from tests.conftest import DEMO_ANSWER_START, DEMO_DIR, DEMO_QUESTION
+from tests.test_manage import record, write_jsonl
+
+pytest.importorskip("pymilvus", reason='the Milvus extra: pip install -e ".[milvus]"')
+
+Run = Callable[..., tuple[int, str]]
+
+
+@pytest.fixture
+def milvus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, real_factory: Any) -> Settings:
+    """An index folder whose searches run on a Milvus Lite file beside it."""
+    monkeypatch.setattr("index.models.load_embedder", lambda _settings, **_kw: real_factory)
+    for var in ("QA_BACKEND", "QA_MILVUS_URI", "QA_MILVUS_COLLECTION", "QA_MILVUS_INDEX"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("QA_BACKEND", "milvus")
+    monkeypatch.setenv("QA_MILVUS_URI", str(tmp_path / "lite.db"))
+    return Settings.from_env(
+        {"QA_BACKEND": "milvus", "QA_MILVUS_URI": str(tmp_path / "lite.db")},
+        index_dir=tmp_path / "index",
+    )
+
+
+@pytest.fixture
+def qa(capsys: pytest.CaptureFixture[str], milvus: Settings) -> Run:
+    def run(*args: str) -> tuple[int, str]:
+        capsys.readouterr()
+        status = main([*args, "--index", str(milvus.index_dir)])
+        return status, capsys.readouterr().out
+
+    return run
+
+
+def answer(qa: Run, question: str) -> dict[str, Any]:
+    status, out = qa("ask", question, "--json")
+    assert status == 0, out
+    return dict(json.loads(out))
+
+
+def test_ingest_ask_delete_rebuild_and_repair_through_milvus(
+    qa: Run, milvus: Settings, tmp_path: Path
+) -> None:
+    feed = write_jsonl(tmp_path / "feed.jsonl", [record(i) for i in range(6)])
+    assert qa("ingest", str(DEMO_DIR), str(feed))[0] == 0
+    assert (Path(str(milvus.milvus_uri))).exists(), "the searches' data lives in Milvus"
+    first = answer(qa, DEMO_QUESTION)
+    assert DEMO_ANSWER_START in first["quotes"][0]["text"]
+    assert answer(qa, "Dispatch 3 river")["passages"][0]["article_id"] == "r3"
+
+    status, out = qa("doctor", "--json")
+    assert status == 0 and json.loads(out)["healthy"], out
+
+    assert qa("delete", "r3", "--yes")[0] == 0
+    assert all(p["article_id"] != "r3" for p in answer(qa, "Dispatch 3 river")["passages"])
+
+    assert qa("rebuild")[0] == 0  # a new collection, made live at once
+    again = answer(qa, DEMO_QUESTION)
+    assert again["quotes"][0]["text"] == first["quotes"][0]["text"]
+    assert qa("stats")[0] == 0
+
+    # Milvus lost everything (a new server, a dropped collection): refilled from the ledger.
+    from pymilvus import MilvusClient
+
+    server = MilvusClient(str(milvus.milvus_uri))
+    for name in server.list_collections():
+        server.drop_collection(name)
+    server.close()
+    status, out = qa("doctor", "--json")
+    assert status == 1 and not json.loads(out)["healthy"], out
+    status, out = qa("doctor", "--repair", "--json")
+    assert status == 0 and json.loads(out)["problems"] == [], out
+    assert answer(qa, DEMO_QUESTION)["quotes"][0]["text"] == first["quotes"][0]["text"]
+
+
+@pytest.fixture
+def milvus_engine(milvus: Settings, real_embedder: Embedder) -> Iterator[Any]:
+    from index.build import ingest
+    from index.sources import read_paths
+    from qa.engine import Engine
+
+    ingest(milvus, read_paths([DEMO_DIR], max_bytes=10**7), lambda _m: real_embedder)
+    engine = Engine(milvus, lambda _m: real_embedder)
+    yield engine
+    engine.close()
+
+
+def test_the_bot_answers_from_milvus(milvus_engine: Any) -> None:
+    with BotAPIDouble() as double, bot(double, milvus_engine):
+        [reply] = ask(double, DEMO_QUESTION)
+    text = strict(reply)
+    assert DEMO_ANSWER_START in text and "NATO asked to strengthen South Korea" in text
