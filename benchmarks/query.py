@@ -154,7 +154,7 @@ def measure(size: int, folders: dict[str, Path], qs: list[str]) -> dict:
             st["quotes"].append(now_ms() - t)
         for k, top in tops.items():
             for n, want in zip((10, 50), exact[q], strict=True):
-                overlap[k][n].append(len({c for c, _ in top[:n]} & want) / n)
+                overlap[k][n].append(len({m.id for m in top[:n]} & want) / n)
     for e in engines.values():
         e.close()
     out: dict = {"size": size}

@@ -28,10 +28,10 @@ def open_backend(
     vectors); Milvus takes its URI, token, collection prefix and index type from settings.
     """
     if settings.backend == "milvus":
-        from index.milvus_backend import MilvusBackend
+        from index.milvus_backend import SERVER_SCHEMES, MilvusBackend
 
         uri = settings.milvus_uri or str(settings.index_dir / "milvus.db")
-        server = uri.startswith(("http://", "https://", "tcp://", "unix:"))
+        server = uri.startswith(SERVER_SCHEMES)
         return MilvusBackend(
             uri,
             token=settings.milvus_token,

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import warnings
 from collections.abc import Iterable, Sequence
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,6 +44,11 @@ GEN_BITS = 20  # a row's key is chunk id << GEN_BITS | its generation (mod 2**GE
 INDEX_TYPES = ("AUTOINDEX", "FLAT", "IVF_FLAT", "HNSW", "DISKANN")
 _IN = 4_000  # ids per `in [...]` list
 _SOURCE_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789.-_/: ")
+SERVER_SCHEMES = ("http://", "https://", "tcp://", "unix:")
+# Milvus Lite files open in this process, by how many backends: the last to close stops
+# the file's server.
+_LITE_USERS: dict[str, int] = {}
+_LITE_LOCK = threading.Lock()
 
 
 def day_number(published: str | None) -> int:
@@ -90,6 +97,10 @@ class MilvusBackend:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self._client: Any = MilvusClient(uri, token=token or "")
+        self._lite = None if uri.startswith(SERVER_SCHEMES) else str(Path(uri).resolve())
+        if self._lite is not None:
+            with _LITE_LOCK:
+                _LITE_USERS[self._lite] = _LITE_USERS.get(self._lite, 0) + 1
         self.uri = uri
         self.prefix = prefix
         self.dimension = dimension
@@ -316,7 +327,20 @@ class MilvusBackend:
         return generation
 
     def close(self) -> None:
+        """Close the client; the last one on a Milvus Lite file also stops its server (pymilvus
+        starts it, and would leave it running until this process exits)."""
         self._client.close()
+        lite, self._lite = self._lite, None  # a second close does nothing
+        if lite is None:
+            return
+        with _LITE_LOCK:
+            _LITE_USERS[lite] -= 1
+            if _LITE_USERS[lite]:
+                return
+            del _LITE_USERS[lite]
+        from milvus_lite.server_manager import server_manager_instance
+
+        server_manager_instance.release_server(lite)
 
     # -- inside ---------------------------------------------------------------------------
 

@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 
 
 class Engine:
-    """Answers questions from one index folder; safe to share between threads.
+    """Answers questions from one index folder; safe to share between threads, which it
+    answers at once (no lock is held around a question).
 
     Before each question it checks for a newer committed index and switches to it, so a
     long-running bot sees what `qa ingest` or `qa rebuild` wrote in another process.
@@ -138,11 +139,9 @@ class Engine:
         wanted = replace(question, k=max(question.k, self.quote_settings.passages))
         counted_from = today if prior else None  # the retrieval's recency prior, unless off
         widened = None
-        with self._lock, self.reader.damage():
-            self.refresh()
-            query, hits = self.retriever.embed_and_search(
-                wanted, applied.scope(), today=counted_from
-            )
+        with self.reader.damage():
+            retriever, sentences = self._fresh()
+            query, hits = retriever.embed_and_search(wanted, applied.scope(), today=counted_from)
             if not hits and not written.empty and not has_keys(text):
                 # "in 2015" may be part of the question, not a filter: when the phrase's
                 # scope holds nothing, ask again without it, the phrase kept as words, and
@@ -151,15 +150,13 @@ class Engine:
                 applied = (filters or Filters()).ending_by(as_of)
                 question = Question.parse(text, k)
                 wanted = replace(question, k=wanted.k)
-                query, hits = self.retriever.embed_and_search(
+                query, hits = retriever.embed_and_search(
                     wanted, applied.scope(), today=counted_from
                 )
             if not hits:
                 self._rule_out(applied)
             gained = gains(hits, today, self._quote_recency(recent, prior))
-            scored = score_sentences(
-                question, query, hits, self.sentence_vectors, self.quote_settings, gained
-            )
+            scored = score_sentences(question, query, hits, sentences, self.quote_settings, gained)
             scored = by_date(scored, today)
             passages = ranked_passages(hits, scored, question.k, self.quote_settings.per_article)
             decision = decide(scored, self.abstention)
@@ -193,18 +190,26 @@ class Engine:
         )
         question = Question.parse(cleaned, k=max(3 * limit, 30))
         wide = replace(self.quote_settings, passages=question.k)
-        with self._lock, self.reader.damage():
-            self.refresh()
+        with self.reader.damage():
+            retriever, sentences = self._fresh()
             # No recency prior: a timeline spans the years alike.
-            query, hits = self.retriever.embed_and_search(question, applied.scope())
+            query, hits = retriever.embed_and_search(question, applied.scope())
             if not hits:
                 self._rule_out(applied)
-            scored = score_sentences(question, query, hits, self.sentence_vectors, wide)
+            scored = score_sentences(question, query, hits, sentences, wide)
             best = one_per_story(scored, self.abstention.min_support)[:limit]
             quotes = self._also_reported([quote_of(c) for c in best], hits)
         return Timeline(
             question.text, applied.describe(), tuple(oldest_first(quotes)), applied=applied
         )
+
+    def _fresh(self) -> tuple[Retriever, SentenceVectors]:
+        """The retriever and sentence vectors of the newest committed generation. Only the
+        switch to it is one thread at a time: questions are answered at once, each on its
+        own thread (the bot's), sharing the reader, the model and the caches."""
+        with self._lock:
+            self.refresh()
+            return self.retriever, self.sentence_vectors
 
     def _quote_recency(self, recent: bool, prior: bool) -> float:
         """How much a sentence gains for its article's freshness: --recent's strong weight,

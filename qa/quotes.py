@@ -12,6 +12,7 @@ abstention looks at (qa.abstain), and what passages are ranked by (`ranked_passa
 from __future__ import annotations
 
 import math
+import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -106,6 +107,7 @@ class SentenceVectors:
         self.size = size
         self.stored = stored
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()  # questions on several threads share the cache
 
     def of(self, candidates: Sequence[Candidate]) -> np.ndarray:
         """(len(candidates), d) unit vectors, stored ones where the index has them."""
@@ -132,18 +134,19 @@ class SentenceVectors:
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), d) unit vectors."""
-        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
-        fresh = dict(zip(missing, self.embedder.embed_batch(missing), strict=True))
-        if self.size <= 0:
-            return np.stack([fresh[t] for t in texts]) if texts else _empty(self.embedder)
-        for text, vector in fresh.items():
-            self._cache[text] = vector
-        for text in texts:
-            self._cache.move_to_end(text)
-        out = np.stack([self._cache[t] for t in texts]) if texts else _empty(self.embedder)
-        while len(self._cache) > self.size:
-            self._cache.popitem(last=False)
-        return out
+        with self._lock:
+            known = {t: self._cache[t] for t in texts if t in self._cache}
+        # Embedded outside the lock: questions on other threads use the cache meanwhile.
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
+        known.update(zip(missing, self.embedder.embed_batch(missing), strict=True))
+        if self.size > 0:
+            with self._lock:
+                for text in texts:
+                    self._cache[text] = known[text]
+                    self._cache.move_to_end(text)
+                while len(self._cache) > self.size:
+                    self._cache.popitem(last=False)
+        return np.stack([known[t] for t in texts]) if texts else _empty(self.embedder)
 
 
 def score_sentences(

@@ -69,3 +69,47 @@ def test_second_writer_waits_for_the_lock(folder: Path, tmp_path: Path) -> None:
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err.decode()
     assert len(state(folder)[0]) == len(before[0]) + 20
+
+
+@pytest.mark.parametrize("backend", ["local", "milvus"])
+def test_questions_are_answered_at_once_with_the_answers_of_one_at_a_time(
+    folder: Path, tmp_path: Path, backend: str
+) -> None:
+    """No lock is held around a question: two questions reach the model together (each
+    waits at a barrier for the other, which a lock around `ask` would make wait forever),
+    and questions asked from eight threads at once get what they get one at a time."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    if backend == "milvus":
+        pytest.importorskip("pymilvus", reason='the Milvus extra: pip install -e ".[milvus]"')
+    settings = Settings.from_env(
+        {"QA_BACKEND": backend, "QA_MILVUS_URI": str(tmp_path / "lite.db")}, index_dir=folder
+    )
+    hashing = HashingEmbedder()
+    if backend == "milvus":  # the same ledger, its searches refilled into Milvus Lite
+        from index.doctor import repair
+
+        assert repair(folder, settings=settings) == []
+    engine = Engine(settings, lambda _m: hashing)
+    try:
+        questions = [f"Why won't South Korea arm Ukraine? {i}" for i in range(4)]
+        questions += ["What did NATO ask of South Korea?", "Which countries changed policies?"]
+        alone = {q: engine.ask(q) for q in questions}
+        together = threading.Barrier(2, timeout=10)
+        real_embed = hashing.embed_query
+
+        def meet(text: str) -> object:
+            together.wait()  # BrokenBarrierError if the other question cannot get here
+            return real_embed(text)
+
+        hashing.embed_query = meet  # type: ignore[method-assign]
+        with ThreadPoolExecutor(2) as pool:
+            pair = list(pool.map(engine.ask, questions[:2]))
+        hashing.embed_query = real_embed  # type: ignore[method-assign]
+        assert pair == [alone[q] for q in questions[:2]]
+        with ThreadPoolExecutor(8) as pool:
+            asked = questions * 8
+            assert list(pool.map(engine.ask, asked)) == [alone[q] for q in asked]
+    finally:
+        engine.close()
