@@ -232,12 +232,8 @@ def _check_vectors(layout: Layout, manifest: Manifest, chunk_ids: set[int]) -> l
                 f"{plural(len(chunk_ids), 'chunk')}"
             )
         ]
-    if chunk_ids:
-        sample = sorted(chunk_ids)[:: max(1, len(chunk_ids) // 1000)]
-        try:
-            index.vectors_of(sample)
-        except RuntimeError:
-            return [Problem("the vector file's ids differ from the store's chunk ids")]
+    if set(index.ids().tolist()) != chunk_ids:  # every id, not a sample: ~0.2 s at 1M
+        return [Problem("the vector file's ids differ from the store's chunk ids")]
     return []
 
 

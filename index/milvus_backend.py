@@ -32,39 +32,31 @@ import numpy as np
 
 from index.backend import Entry, Match
 from index.errors import ConfigError
+from index.milvus_collections import (
+    ALIVE,
+    GEN_BITS,
+    INDEX_TYPES,
+    MAX_TEXT,
+    UNDATED,
+    create_collection,
+    day_number,
+    ensure_marker,
+    live,
+    read_marker,
+    scope_filter,
+    write_marker,
+)
 from index.records import Scope
 from index.textnorm import fold
 
 log = logging.getLogger(__name__)
 
-ALIVE = 2**62  # `died` of a live row
-UNDATED = -1
-MAX_TEXT = 65_535  # characters of a VARCHAR
-GEN_BITS = 20  # a row's key is chunk id << GEN_BITS | its generation (mod 2**GEN_BITS)
-INDEX_TYPES = ("AUTOINDEX", "FLAT", "IVF_FLAT", "HNSW", "DISKANN")
 _IN = 4_000  # ids per `in [...]` list
-_SOURCE_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789.-_/: ")
 SERVER_SCHEMES = ("http://", "https://", "tcp://", "unix:")
 # Milvus Lite files open in this process, by how many backends: the last to close stops
 # the file's server.
 _LITE_USERS: dict[str, int] = {}
 _LITE_LOCK = threading.Lock()
-
-
-def day_number(published: str | None) -> int:
-    """YYYYMMDD of an ISO date or datetime; UNDATED when there is none or it is not one."""
-    if not published or len(published) < 10:
-        return UNDATED
-    try:
-        d = date.fromisoformat(published[:10])
-    except ValueError:
-        return UNDATED
-    return d.year * 10_000 + d.month * 100 + d.day
-
-
-def _day_of(scope_day: str) -> int:
-    d = date.fromisoformat(scope_day[:10])
-    return d.year * 10_000 + d.month * 100 + d.day
 
 
 class MilvusBackend:
@@ -107,42 +99,13 @@ class MilvusBackend:
         self.index_type = index_type
         self.consistency = consistency
         self._marker = f"{prefix}_live"
-        self._ensure_marker()
-        self._collection, self._generation = self._read_marker()
+        ensure_marker(self._client, self._marker)
+        self._collection, self._generation = read_marker(self._client, self._marker)
         self._pending: str | None = None  # the collection writes go to, until commit
         self._writing = False  # writes since the last commit: searches see them (ours)
         self._retired: list[str] = []  # collections to drop at the next commit
 
     # -- the marker -----------------------------------------------------------------------
-
-    def _ensure_marker(self) -> None:
-        if self._client.has_collection(self._marker):
-            return
-        from pymilvus import DataType
-
-        schema = self._client.create_schema(auto_id=False, enable_dynamic_field=False)
-        schema.add_field("key", DataType.INT64, is_primary=True)
-        schema.add_field("generation", DataType.INT64)
-        schema.add_field("collection", DataType.VARCHAR, max_length=255)
-        schema.add_field("unused", DataType.FLOAT_VECTOR, dim=2)  # a collection needs one
-        params = self._client.prepare_index_params()
-        params.add_index("unused", index_type="FLAT", metric_type="L2")
-        self._client.create_collection(self._marker, schema=schema, index_params=params)
-
-    def _read_marker(self) -> tuple[str | None, int]:
-        rows = self._client.query(
-            self._marker,
-            filter="key == 0",
-            output_fields=["generation", "collection"],
-            consistency_level="Strong",
-        )
-        if not rows:
-            return None, 0
-        return str(rows[0]["collection"]), int(rows[0]["generation"])
-
-    def _write_marker(self, collection: str, generation: int) -> None:
-        row = {"key": 0, "generation": generation, "collection": collection, "unused": [0, 0]}
-        self._client.upsert(self._marker, [row])
 
     # -- reading --------------------------------------------------------------------------
 
@@ -158,7 +121,7 @@ class MilvusBackend:
         """Nothing to tidy on disk: collections a rebuild left go at the next commit."""
 
     def refresh(self) -> bool:
-        collection, generation = self._read_marker()
+        collection, generation = read_marker(self._client, self._marker)
         if (collection, generation) == (self._collection, self._generation):
             return False
         self._collection, self._generation = collection, generation
@@ -171,16 +134,13 @@ class MilvusBackend:
             return self._pending or self._collection, self._generation + 1
         return self._collection, self._generation
 
-    def _live(self, generation: int) -> str:
-        return f"born <= {generation} and died > {generation}"
-
     def count(self) -> int:
         collection, generation = self._seen()
         if collection is None:
             return 0
         rows = self._client.query(
             collection,
-            filter=self._live(generation),
+            filter=live(generation),
             output_fields=["count(*)"],
             consistency_level=self.consistency,
         )
@@ -213,7 +173,7 @@ class MilvusBackend:
             part = ", ".join(str(int(i)) for i in ids[at : at + _IN])
             for row in self._client.query(
                 collection,
-                filter=f"chunk in [{part}] and {self._live(generation)}",
+                filter=f"chunk in [{part}] and {live(generation)}",
                 output_fields=fields,
                 consistency_level=self.consistency,
             ):
@@ -233,7 +193,7 @@ class MilvusBackend:
         collection, generation = self._seen()
         if collection is None or k <= 0:
             return []
-        where = self._where(scope, generation)
+        where = scope_filter(scope, generation)
         if where is None:
             return []
         found = self._client.search(
@@ -247,25 +207,6 @@ class MilvusBackend:
             consistency_level=self.consistency,
         )
         return [Match(int(hit["entity"]["chunk"]), float(hit["distance"])) for hit in found[0]]
-
-    def _where(self, scope: Scope | None, generation: int) -> str | None:
-        """The filter expression of a scope in a generation; None when it can hold nothing.
-        User text reaches it only as a source stripped to the characters a name or URL has,
-        so no filter is ever malformed."""
-        parts = [self._live(generation)]
-        if scope is not None and not scope.everything:
-            if scope.since or scope.until:
-                parts.append(f"day != {UNDATED}")
-            if scope.since:
-                parts.append(f"day >= {_day_of(scope.since)}")
-            if scope.until:
-                parts.append(f"day <= {_day_of(scope.until)}")
-            if scope.source:
-                term = "".join(c for c in scope.source.casefold() if c in _SOURCE_CHARS)
-                if not term.strip():
-                    return None
-                parts.append(f'src like "%{term}%"')
-        return " and ".join(parts)
 
     # -- writing --------------------------------------------------------------------------
 
@@ -307,14 +248,14 @@ class MilvusBackend:
         self._pending = f"{self.prefix}_c{self._generation + 1}"
         if self._client.has_collection(self._pending):
             self._client.drop_collection(self._pending)  # left by a rebuild that died
-        self._create(self._pending)
+        create_collection(self._client, self._pending, self.dimension, self.index_type)
 
     def commit(self) -> int:
         target = self._begin()
         self._client.flush(target)
         generation = self._generation + 1
         old = self._collection
-        self._write_marker(target, generation)
+        write_marker(self._client, self._marker, target, generation)
         self._client.flush(self._marker)
         for name in self._retired:  # collections two rebuilds old: no reader is left on them
             if name not in (target, old) and self._client.has_collection(name):
@@ -351,7 +292,7 @@ class MilvusBackend:
         if self._pending is None:
             self._pending = self._collection or f"{self.prefix}_c{self._generation + 1}"
             if not self._client.has_collection(self._pending):
-                self._create(self._pending)
+                create_collection(self._client, self._pending, self.dimension, self.index_type)
         return self._pending
 
     def _retire(self, ids: list[int]) -> None:
@@ -377,40 +318,3 @@ class MilvusBackend:
                 for r in older:
                     r.pop("sparse", None)
                 self._client.upsert(target, older)
-
-    def _create(self, name: str) -> None:
-        from pymilvus import DataType, Function, FunctionType
-
-        if not self.dimension:
-            raise ConfigError(
-                "the Milvus backend needs the vectors' dimension to make a collection"
-            )
-        schema = self._client.create_schema(auto_id=False, enable_dynamic_field=False)
-        schema.add_field("key", DataType.INT64, is_primary=True)
-        schema.add_field("chunk", DataType.INT64)
-        schema.add_field("born", DataType.INT64)
-        schema.add_field("died", DataType.INT64)
-        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dimension)
-        schema.add_field(
-            "body",
-            DataType.VARCHAR,
-            max_length=MAX_TEXT,
-            enable_analyzer=True,
-            analyzer_params={"type": "standard"},
-        )
-        schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-        schema.add_field("day", DataType.INT64)
-        schema.add_field("src", DataType.VARCHAR, max_length=MAX_TEXT)
-        schema.add_field("article", DataType.VARCHAR, max_length=MAX_TEXT)
-        schema.add_function(
-            Function(
-                name="bm25",
-                function_type=FunctionType.BM25,
-                input_field_names=["body"],
-                output_field_names=["sparse"],
-            )
-        )
-        params = self._client.prepare_index_params()
-        params.add_index("vector", index_type=self.index_type, metric_type="IP")
-        params.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
-        self._client.create_collection(name, schema=schema, index_params=params)
