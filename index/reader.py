@@ -107,6 +107,17 @@ class IndexReader:
         """Top `k` chunks by BM25 for any user text, inside `scope`."""
         return self.search.keyword(text, k, scope)
 
+    @property
+    def fuses(self) -> bool:
+        """Whether the backend fuses dense and keyword search itself (`hybrid`: Milvus)."""
+        return callable(getattr(self.search, "hybrid", None))
+
+    def hybrid(
+        self, query: np.ndarray, text: str, k: int, scope: Scope | None, rrf_k: int
+    ) -> list[Match]:
+        """Dense and keyword search fused by reciprocal rank in the backend (see `fuses`)."""
+        return list(self.search.hybrid(query, text, k, scope, rrf_k))  # type: ignore[attr-defined]
+
     def ages(self, ids: list[int], today: date) -> np.ndarray:
         """(len(ids),) days from each chunk's article to `today`; NaN where undated."""
         return self.search.ages(ids, today)

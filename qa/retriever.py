@@ -54,25 +54,20 @@ class Retriever:
         """(the question's vector, its top `question.k` distinct passages); `query` is the
         question's vector when known, `today` the day the recency prior counts from (None:
         no prior). A `scope` (dates, source) applies inside both searches, so a filtered
-        question still gets k passages when k exist.
-
-        Keyword search needs no vector, so it runs on another thread while the question is
-        embedded and searched densely: SQLite, OpenVINO and FAISS let go of the GIL, and the
-        two take a core each (100k chunks: see docs/benchmarks.md).
+        question still gets k passages when k exist. Dense and keyword results are fused by
+        reciprocal rank: here (`_fused`), or in the backend where it fuses them itself
+        (Milvus's RRFRanker, the same formula).
         """
         s = self.settings
         n = max(s.candidates, question.k)
-        keyword = _KEYWORD_THREADS.submit(self.reader.keyword, question.text, n, scope)
-        try:
+        if self.reader.fuses and s.keyword_weight == 1.0:
+            # Milvus fuses both searches itself, by the same reciprocal rank, in one call.
             if query is None:
                 query = self.embedder.embed_query(question.text)
-            dense = self.reader.dense(query, n, scope)
-        finally:
-            words = keyword.result()  # never left running, even when embedding failed
-        fused: dict[int, float] = {}
-        for weight, ranking in ((1.0, dense), (s.keyword_weight, words)):
-            for rank, match in enumerate(ranking):
-                fused[match.id] = fused.get(match.id, 0.0) + weight / (s.rrf_k + rank + 1)
+            found = self.reader.hybrid(query, question.text, n, scope, s.rrf_k)
+            fused = {m.id: m.score for m in found}
+        else:
+            query, fused = self._fused(question, n, scope, query)
         if s.recency_weight > 0 and today is not None and fused:
             # The prior needs only each candidate's day, from the reader's table: the
             # chunks themselves are fetched for the few that can still be shown.
@@ -91,6 +86,27 @@ class Retriever:
         cosines = dict(zip(present, self.reader.vectors_of(present) @ query, strict=True))
         hits = [Hit(chunk=chunks[c], score=fused[c], cosine=float(cosines[c])) for c in present]
         return query, distinct(hits, question.k)
+
+    def _fused(
+        self, question: Question, n: int, scope: Scope | None, query: np.ndarray | None
+    ) -> tuple[np.ndarray, dict[int, float]]:
+        """(the question's vector, chunk id -> fused score): the top `n` of dense and of
+        keyword search fused by reciprocal rank. Keyword search needs no vector, so it runs
+        on another thread while the question is embedded and searched densely: SQLite,
+        OpenVINO and FAISS let go of the GIL, and the two take a core each."""
+        s = self.settings
+        keyword = _KEYWORD_THREADS.submit(self.reader.keyword, question.text, n, scope)
+        try:
+            if query is None:
+                query = self.embedder.embed_query(question.text)
+            dense = self.reader.dense(query, n, scope)
+        finally:
+            words = keyword.result()  # never left running, even when embedding failed
+        fused: dict[int, float] = {}
+        for weight, ranking in ((1.0, dense), (s.keyword_weight, words)):
+            for rank, match in enumerate(ranking):
+                fused[match.id] = fused.get(match.id, 0.0) + weight / (s.rrf_k + rank + 1)
+        return query, fused
 
 
 def distinct(hits: Sequence[Hit], limit: int) -> list[Hit]:
