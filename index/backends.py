@@ -28,7 +28,8 @@ def open_backend(
     vectors); Milvus takes its URI, token, collection prefix and index type from settings.
     """
     if settings.backend == "milvus":
-        from index.milvus_backend import SERVER_SCHEMES, MilvusBackend
+        from index.milvus_backend import MilvusBackend
+        from index.milvus_client import SERVER_SCHEMES
 
         uri = settings.milvus_uri or str(settings.index_dir / "milvus.db")
         server = uri.startswith(SERVER_SCHEMES)

@@ -41,6 +41,10 @@ class ModelError(QAError):
     """The embedding model could not be loaded."""
 
 
+class BackendUnavailable(QAError):
+    """The search backend (a Milvus server) could not be reached, or refused a request."""
+
+
 # SQLite's own words for a damaged file ("file is not a database", "database disk image is
 # malformed"). Other sqlite3 errors (a locked or read-only file, a full disk) are not damage.
 _DAMAGE = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}

@@ -20,18 +20,15 @@ Searches apply the scope and the generation as filter expressions inside Milvus.
 from __future__ import annotations
 
 import logging
-import os
-import threading
-import warnings
 from collections.abc import Iterable, Sequence
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from index.backend import Entry, Match
 from index.errors import ConfigError
+from index.milvus_client import connect
 from index.milvus_collections import (
     ALIVE,
     GEN_BITS,
@@ -52,11 +49,6 @@ from index.textnorm import fold
 log = logging.getLogger(__name__)
 
 _IN = 4_000  # ids per `in [...]` list
-SERVER_SCHEMES = ("http://", "https://", "tcp://", "unix:")
-# Milvus Lite files open in this process, by how many backends: the last to close stops
-# the file's server.
-_LITE_USERS: dict[str, int] = {}
-_LITE_LOCK = threading.Lock()
 
 
 class MilvusBackend:
@@ -72,27 +64,11 @@ class MilvusBackend:
         index_type: str = "AUTOINDEX",
         consistency: str = "Strong",
     ) -> None:
-        # gRPC's C core logs a line when Milvus Lite forks its server; only errors, please.
-        os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
-        try:
-            with warnings.catch_warnings():  # milvus-lite 2.5 imports pkg_resources
-                warnings.simplefilter("ignore")
-                from pymilvus import MilvusClient
-        except ImportError:
-            raise ConfigError(
-                'the Milvus backend needs pymilvus: pip install -e ".[milvus]"'
-            ) from None
         if index_type not in INDEX_TYPES:
             raise ConfigError(f"index type must be one of {', '.join(INDEX_TYPES)}")
         if not prefix.replace("_", "").isalnum():
             raise ConfigError(f"a collection prefix is letters, digits and _, not {prefix!r}")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            self._client: Any = MilvusClient(uri, token=token or "")
-        self._lite = None if uri.startswith(SERVER_SCHEMES) else str(Path(uri).resolve())
-        if self._lite is not None:
-            with _LITE_LOCK:
-                _LITE_USERS[self._lite] = _LITE_USERS.get(self._lite, 0) + 1
+        self._client: Any = connect(uri, token)
         self.uri = uri
         self.prefix = prefix
         self.dimension = dimension
@@ -104,8 +80,6 @@ class MilvusBackend:
         self._pending: str | None = None  # the collection writes go to, until commit
         self._writing = False  # writes since the last commit: searches see them (ours)
         self._retired: list[str] = []  # collections to drop at the next commit
-
-    # -- the marker -----------------------------------------------------------------------
 
     # -- reading --------------------------------------------------------------------------
 
@@ -297,20 +271,7 @@ class MilvusBackend:
         return generation
 
     def close(self) -> None:
-        """Close the client; the last one on a Milvus Lite file also stops its server (pymilvus
-        starts it, and would leave it running until this process exits)."""
         self._client.close()
-        lite, self._lite = self._lite, None  # a second close does nothing
-        if lite is None:
-            return
-        with _LITE_LOCK:
-            _LITE_USERS[lite] -= 1
-            if _LITE_USERS[lite]:
-                return
-            del _LITE_USERS[lite]
-        from milvus_lite.server_manager import server_manager_instance
-
-        server_manager_instance.release_server(lite)
 
     # -- inside ---------------------------------------------------------------------------
 

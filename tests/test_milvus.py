@@ -165,3 +165,16 @@ WORDS = [
     "bridges",
     "talks",
 ]
+
+
+def test_an_unreachable_server_is_one_line_naming_it(
+    qa: Run, milvus: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert qa("ingest", str(DEMO_DIR))[0] == 0
+    monkeypatch.setenv("QA_MILVUS_URI", "http://127.0.0.1:9")  # nothing listens there
+    capsys.readouterr()
+    status = main(["ask", DEMO_QUESTION, "--index", str(milvus.index_dir)])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith("error: Milvus at http://127.0.0.1:9 (QA_MILVUS_URI): ")
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
