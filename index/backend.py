@@ -50,6 +50,9 @@ class SearchBackend(Protocol):
     """Dense and keyword search over chunks, written in generations."""
 
     dimension: int  # of its vectors; 0 until known (the first upsert tells)
+    # Whether its writes are part of the ledger's SQLite transaction (the local backend's
+    # tables live in the store's file); else the writer commits the ledger first, then it.
+    shares_ledger_transaction: bool
 
     @property
     def generation(self) -> int:
@@ -75,6 +78,10 @@ class SearchBackend(Protocol):
 
     def commit(self) -> int:
         """Make every write since the last commit visible at once; the new generation."""
+        ...
+
+    def discard(self) -> None:
+        """Undo every write since the last commit (the ledger's transaction was undone)."""
         ...
 
     def refresh(self) -> bool:

@@ -1,12 +1,13 @@
 """Each dated chunk's day, in memory: date scopes and article ages without asking the store.
 
-Read once a generation (`Store.chunk_days`), a question's date scope is cut from it by
+Read once a generation (`DayTable.of`), a question's date scope is cut from it by
 binary search (~0.1 ms where the store's join cost ~15 ms at 40k chunks), and the ages the
 recency prior needs come from it for every candidate, before any chunk's text is fetched.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import date
 
 import numpy as np
@@ -29,6 +30,15 @@ class DayTable:
         order = np.argsort(self._ids, kind="stable")
         self._by_id = self._ids[order]
         self._day_by_id = self._days[order]
+
+    @classmethod
+    def of(cls, db: sqlite3.Connection) -> DayTable:
+        """The table of the local search backend's entries (index.local_backend)."""
+        rows = db.execute(
+            "SELECT id, substr(published, 1, 10) FROM search_entries WHERE published IS NOT NULL"
+        ).fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        return cls(ids, [r[1] for r in rows])
 
     def __len__(self) -> int:
         return len(self._ids)

@@ -1,16 +1,12 @@
 """The local search backend: FAISS for dense search, SQLite FTS5 for keyword search, in the
 index folder beside the store (`index.backend` is the contract it keeps).
 
-What it holds, private to it:
-- `vectors-NNNNNN.faiss`, one file a generation (index.vectors: float16 flat or HNSW); a
-  commit writes the next one under its own name, and the store's `search` record naming it
-  is what makes it current;
-- `search_entries` (a chunk's date, source, URL and the folded text of its keyword row,
-  which deleting the row must supply again) and `chunks_fts` in the store's SQLite file,
-  written on the store's connection, so a write of the ledger and of the search index is
-  one transaction;
-- scope planning: a small scope is scored exactly among its chunks, a wide one filters a
-  deeper search; dates are cut from a table of each chunk's day held in memory.
+Private to it: `vectors-NNNNNN.faiss`, one file a generation (index.vectors), current once
+the store's `search` record names it; `search_entries` (each chunk's date, source, URL and
+the folded text its keyword row must be deleted with) and `chunks_fts`, in the store's file
+and written on its connection, so ledger and search index change in one transaction; scope
+planning (a small scope scored exactly, a wide one filtering a deeper search, dates cut
+from each chunk's day held in memory: index.days).
 """
 
 from __future__ import annotations
@@ -79,6 +75,7 @@ class LocalBackend:
         self._owns_transaction = False
         self._cleared = False  # emptied by `clear` since the last commit
         self._owns_store = False  # made by `open`
+        self.shares_ledger_transaction = True
 
     @classmethod
     def open(cls, folder: Path, *, search: str = "auto") -> LocalBackend:
@@ -165,12 +162,7 @@ class LocalBackend:
         """Each dated entry's day, read once a generation (index.days)."""
         with self._days_lock:  # the keyword thread may ask at the same time: read once
             if self._days is None:
-                rows = self._db.execute(
-                    "SELECT id, substr(published, 1, 10) FROM search_entries "
-                    "WHERE published IS NOT NULL"
-                ).fetchall()
-                ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-                self._days = DayTable(ids, [r[1] for r in rows])
+                self._days = DayTable.of(self._db)
             return self._days
 
     def ages(self, ids: Sequence[int], today: date) -> np.ndarray:
@@ -241,6 +233,13 @@ class LocalBackend:
         else:  # the caller commits, then tidies when it has finished its own work
             self._store.after_commit(self._forget)
         return generation
+
+    def discard(self) -> None:
+        """Undo every write since the last commit: the transaction's rows (ours; the
+        caller's rolls back its own) and what was held in memory."""
+        if self._owns_transaction and self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+        self._rolled_back()
 
     def tidy(self) -> None:
         """Remove vector files other than the committed generation's (a writer's, at open:

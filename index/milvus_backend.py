@@ -80,6 +80,7 @@ class MilvusBackend:
         self._pending: str | None = None  # the collection writes go to, until commit
         self._writing = False  # writes since the last commit: searches see them (ours)
         self._retired: list[str] = []  # collections to drop at the next commit
+        self.shares_ledger_transaction = False  # the writer commits the ledger first
 
     # -- reading --------------------------------------------------------------------------
 
@@ -254,6 +255,13 @@ class MilvusBackend:
         create_collection(self._client, self._pending, self.dimension, self.index_type)
 
     def commit(self) -> int:
+        """Make this generation's rows live. A backend that wrote nothing yet finishes an
+        interrupted write instead: the rows another process wrote of the next generation
+        (a rebuild's whole new collection, if one was being filled)."""
+        if self._pending is None:
+            rebuilt = f"{self.prefix}_c{self._generation + 1}"
+            if rebuilt != self._collection and self._client.has_collection(rebuilt):
+                self._pending = rebuilt
         target = self._begin()
         self._client.flush(target)
         generation = self._generation + 1
@@ -269,6 +277,27 @@ class MilvusBackend:
         self._collection, self._generation = target, generation
         self._pending, self._writing = None, False
         return generation
+
+    def discard(self) -> None:
+        """Undo every write of the next generation, this process's or an interrupted one's
+        (its ledger transaction never committed): its rows deleted, the rows it marked dead
+        alive again, a rebuild's new collection dropped."""
+        rebuilt = f"{self.prefix}_c{self._generation + 1}"
+        if rebuilt != self._collection and self._client.has_collection(rebuilt):
+            self._client.drop_collection(rebuilt)
+        live, dying = self._collection, self._generation + 1
+        if live is not None:
+            self._client.delete(live, filter=f"born == {dying}")
+            fields = ["key", "chunk", "born", "vector", "body", "day", "src", "article"]
+            while rows := self._client.query(
+                live,
+                filter=f"died == {dying}",
+                output_fields=fields,
+                limit=1000,
+                consistency_level="Strong",
+            ):
+                self._client.upsert(live, [{**r, "died": ALIVE} for r in rows])
+        self._pending, self._writing = None, False
 
     def close(self) -> None:
         self._client.close()

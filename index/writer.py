@@ -9,8 +9,10 @@ is removed at the next write.
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -24,6 +26,8 @@ from index.migrate import upgrade
 from index.records import Article, Chunk, StoredArticle
 from index.settings import DEFAULT_CHUNK_TOKENS, DEFAULT_MODEL, Settings
 from index.store import Store
+
+log = logging.getLogger(__name__)
 
 EmbedderFactory = Callable[[str], Embedder]
 # An article to write: it, what was stored under its id before (None: new), its chunks.
@@ -65,6 +69,23 @@ class IndexWriter:
             exact=lambda: self.store.vectors(self.manifest.dimension),
         )
         self.search.tidy()  # files left by a write that died before its commit
+        self._finish_interrupted()
+
+    def _finish_interrupted(self) -> None:
+        """For a backend outside the ledger's transaction (Milvus), what a write killed
+        midway left: the ledger committed and the backend not (its rows are there, pending:
+        commit them), or the ledger not (undo the backend's pending rows)."""
+        if self.search.shares_ledger_transaction:
+            return
+        if self.manifest.generation == self.search.generation + 1:
+            log.warning(
+                "the %s backend is a generation behind the ledger (a write was interrupted "
+                "after the ledger's commit); committing its pending rows",
+                self.search.kind,
+            )
+            self.search.commit()
+        elif self.manifest.generation == self.search.generation:
+            self.search.discard()
 
     def check_settings(self, settings: Settings) -> None:
         """An ingest adds to the index as built; other settings need `qa rebuild`."""
@@ -109,7 +130,7 @@ class IndexWriter:
         generation; `replace_all` (a rebuild) first drops every chunk."""
         now = now_iso()
         self.search.dimension = self.manifest.dimension
-        with self.store.transaction():
+        with self._undone_on_failure(), self.store.transaction():
             if replace_all:
                 self.store.delete_all_chunks()
                 self.search.clear()
@@ -146,7 +167,7 @@ class IndexWriter:
             self.search.upsert(entries)
             for rowid, article, ids, first in firsts:
                 self._group(rowid, article, set(ids), vectors[first])
-            manifest = self._next_manifest(self.search.commit(), now)
+            manifest = self._next_manifest(self._generation(), now)
         self._installed(manifest)
 
     def keep_aliases(self, aliases: Sequence[tuple[Article, str]]) -> int:
@@ -162,12 +183,31 @@ class IndexWriter:
         like `commit`; returns the number of chunks removed."""
         if not rowids:
             return 0
-        with self.store.transaction():
+        with self._undone_on_failure(), self.store.transaction():
             removed = [cid for rowid in rowids for cid in self.store.delete_article(rowid)]
             self.search.delete(removed)
-            manifest = self._next_manifest(self.search.commit(), now_iso())
+            manifest = self._next_manifest(self._generation(), now_iso())
         self._installed(manifest)
         return len(removed)
+
+    @contextmanager
+    def _undone_on_failure(self) -> Iterator[None]:
+        """A write that fails before the ledger commits leaves no trace in the backend."""
+        try:
+            yield
+        except BaseException:
+            if not self.search.shares_ledger_transaction:
+                self.search.discard()
+            raise
+
+    def _generation(self) -> int:
+        """Inside a write's transaction: the generation it makes. A backend that shares the
+        ledger's transaction (local) commits now, its rows and file visible with the
+        ledger's; another (Milvus) only after the ledger has committed (`_installed`): the
+        ledger first, then the marker that makes its rows live."""
+        if self.search.shares_ledger_transaction:
+            return self.search.commit()
+        return self.search.generation + 1
 
     def _next_manifest(self, generation: int, now: str) -> Manifest:
         """Inside a write's transaction, its rows written: the next generation's manifest,
@@ -184,7 +224,10 @@ class IndexWriter:
         return manifest
 
     def _installed(self, manifest: Manifest) -> None:
-        """After the commit that made it the index's: keep it, drop older vector files."""
+        """After the ledger's commit: the backend's too where it has its own, then the
+        mirror, and older vector files dropped."""
+        if not self.search.shares_ledger_transaction:
+            self.search.commit()
         self.manifest = manifest
         manifest.write_mirror(self.layout)
         self.search.tidy()

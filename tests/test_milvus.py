@@ -178,3 +178,60 @@ def test_an_unreachable_server_is_one_line_naming_it(
     assert status == 2
     assert err.startswith("error: Milvus at http://127.0.0.1:9 (QA_MILVUS_URI): ")
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("where", ["before the ledger's commit", "after the ledger's commit"])
+def test_a_write_killed_midway_leaves_milvus_level_with_the_ledger(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """The ledger commits first, then Milvus's marker. Killed before the ledger's commit,
+    the next writer undoes Milvus's pending rows (deletions too); killed between the two, it
+    commits them. Either way the answers and `qa doctor` agree with the ledger."""
+    from index.build import ingest
+    from index.doctor import check
+    from index.milvus_backend import MilvusBackend
+    from index.records import Article
+    from index.writer import IndexWriter
+    from qa.engine import Engine
+    from tests.fakes import HashingEmbedder
+
+    hashing = HashingEmbedder()
+    settings = Settings.from_env(
+        {"QA_BACKEND": "milvus", "QA_MILVUS_URI": str(tmp_path / "lite.db")},
+        index_dir=tmp_path / "index",
+    )
+
+    def article(n: int, text: str = "") -> Article:
+        return Article(id=f"a{n}", title=f"Story {n}", text=text or f"Harbour {n} reopened.")
+
+    ingest(settings, [article(1), article(2)], lambda _m: hashing)
+
+    class Killed(BaseException):
+        pass
+
+    def killed(*_args: Any, **_kw: Any) -> None:
+        raise Killed
+
+    if where == "before the ledger's commit":
+        monkeypatch.setattr(IndexWriter, "_next_manifest", killed)  # inside the transaction
+        monkeypatch.setattr(MilvusBackend, "discard", lambda self: None)  # no time to undo
+    else:
+        monkeypatch.setattr(MilvusBackend, "commit", killed)
+    with pytest.raises(Killed):  # a new article, and a changed one (its old row retired)
+        ingest(settings, [article(3), article(2, "Harbour 2 closed again.")], lambda _m: hashing)
+    monkeypatch.undo()
+
+    IndexWriter(settings, lambda _m: hashing).close()  # the next writer finishes or undoes
+    assert check(settings.index_dir, settings) == []
+    ingest(settings, [article(4)], lambda _m: hashing)  # a commit: what was pending goes live
+    assert check(settings.index_dir, settings) == []
+    engine = Engine(settings, lambda _m: hashing)
+    try:
+        found = {p.article_id for p in engine.ask("Harbour 3 reopened", k=5).passages}
+        text = {p.text for p in engine.ask("Harbour 2", k=5).passages if p.article_id == "a2"}
+    finally:
+        engine.close()
+    if where == "before the ledger's commit":
+        assert found == {"a1", "a2", "a4"} and text == {"Harbour 2 reopened."}
+    else:
+        assert found == {"a1", "a2", "a3", "a4"} and text == {"Harbour 2 closed again."}
