@@ -79,6 +79,8 @@ def test_ingest_ask_delete_rebuild_and_repair_through_milvus(
     assert qa("rebuild")[0] == 0  # a new collection, made live at once
     assert quoted(answer(qa, DEMO_QUESTION))
     assert qa("stats")[0] == 0
+    status, out = qa("timeline", "South Korea weapons", "--json")
+    assert status == 0 and json.loads(out)["entries"], out
 
     # Milvus lost everything (a new server, a dropped collection): refilled from the ledger.
     from pymilvus import MilvusClient
