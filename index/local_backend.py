@@ -74,16 +74,7 @@ class LocalBackend:
         self._days_lock = threading.Lock()
         self._owns_transaction = False
         self._cleared = False  # emptied by `clear` since the last commit
-        self._owns_store = False  # made by `open`
         self.shares_ledger_transaction = True
-
-    @classmethod
-    def open(cls, folder: Path, *, search: str = "auto") -> LocalBackend:
-        """A backend on its own store in `folder` (made if new), closed with it."""
-        folder.mkdir(parents=True, exist_ok=True)
-        backend = cls(Store(Layout(folder).store), folder, search=search)
-        backend._owns_store = True
-        return backend
 
     # -- reading --------------------------------------------------------------------------
 
@@ -250,9 +241,7 @@ class LocalBackend:
                 path.unlink(missing_ok=True)
 
     def close(self) -> None:
-        """Close the store if `open` made it; else the store's owner closes it."""
-        if self._owns_store:
-            self._store.close()
+        """The store owns the connection; closing it is the store's owner's."""
 
     # -- inside ---------------------------------------------------------------------------
 

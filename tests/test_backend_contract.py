@@ -17,7 +17,9 @@ import pytest
 from index.backend import Entry, SearchBackend
 from index.embedder import Embedder
 from index.local_backend import LocalBackend
+from index.manifest import Layout
 from index.records import Scope
+from index.store import Store
 
 Opener = Callable[[Path], SearchBackend]  # opens the backend kept at this place
 
@@ -31,9 +33,22 @@ def milvus_lite(folder: Path) -> SearchBackend:
     return MilvusBackend(str(folder / "milvus.db"), index_type="FLAT")
 
 
+def local(search: str) -> Opener:
+    """The local backend on a store of its own in the folder, closed with it."""
+
+    def opened(folder: Path) -> SearchBackend:
+        folder.mkdir(parents=True, exist_ok=True)
+        store = Store(Layout(folder).store)
+        backend = LocalBackend(store, folder, search=search)
+        backend.close = store.close  # type: ignore[method-assign]
+        return backend
+
+    return opened
+
+
 BACKENDS: dict[str, Opener] = {
-    "local-flat": lambda folder: LocalBackend.open(folder, search="flat"),
-    "local-hnsw": lambda folder: LocalBackend.open(folder, search="hnsw"),
+    "local-flat": local("flat"),
+    "local-hnsw": local("hnsw"),
     "milvus-lite": milvus_lite,
 }
 EXACT = {"local-flat", "milvus-lite"}  # the others are approximate: recall@10 >= 0.99
