@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -130,3 +130,16 @@ def refill(backend: SearchBackend, entries: Iterable[Entry]) -> None:
             backend.upsert(batch)
             batch = []
     backend.upsert(batch)
+
+
+@runtime_checkable
+class FusingBackend(SearchBackend, Protocol):
+    """A backend that also fuses its two searches itself, in one request (Milvus)."""
+
+    def hybrid(
+        self, query: np.ndarray, text: str, k: int, scope: Scope | None, rrf_k: int
+    ) -> list[Match]:
+        """Dense and keyword search, each `k` deep inside `scope`, fused by reciprocal
+        rank with constant `rrf_k` (1 / (rrf_k + rank), ranks from 1): up to 2k, best
+        first."""
+        ...

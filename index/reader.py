@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.backend import Match
+from index.backend import FusingBackend, Match
 from index.backends import open_backend
 from index.errors import IndexMissing, store_damage
 from index.manifest import Layout, Manifest
@@ -61,6 +61,7 @@ class IndexReader:
                     exact=lambda: self.store.vectors(self.manifest.dimension),
                 )
                 self.search.refresh()
+            self._fusing = self.search if isinstance(self.search, FusingBackend) else None
         except BaseException:
             self.store.close()
             raise
@@ -110,13 +111,15 @@ class IndexReader:
     @property
     def fuses(self) -> bool:
         """Whether the backend fuses dense and keyword search itself (`hybrid`: Milvus)."""
-        return callable(getattr(self.search, "hybrid", None))
+        return self._fusing is not None
 
     def hybrid(
         self, query: np.ndarray, text: str, k: int, scope: Scope | None, rrf_k: int
     ) -> list[Match]:
         """Dense and keyword search fused by reciprocal rank in the backend (see `fuses`)."""
-        return list(self.search.hybrid(query, text, k, scope, rrf_k))  # type: ignore[attr-defined]
+        if self._fusing is None:
+            raise TypeError(f"the {self.search.kind} backend does not fuse its searches")
+        return self._fusing.hybrid(query, text, k, scope, rrf_k)
 
     def ages(self, ids: list[int], today: date) -> np.ndarray:
         """(len(ids),) days from each chunk's article to `today`; NaN where undated."""
