@@ -125,6 +125,15 @@ def _check_store(layout: Layout, store: Store, settings: Settings) -> list[Probl
                 severe=False,
             )
         ]
+    if manifest.backend != settings.backend:
+        return [
+            Problem(
+                f"the index is searched by its {manifest.backend} backend, not the "
+                f"{settings.backend} one asked for; `qa doctor --repair --backend "
+                f"{settings.backend}` fills that one from the store and moves the index to it",
+                severe=False,
+            )
+        ]
     h = store.health(manifest.dimension)
     if h.integrity != "ok":
         lines = [x.strip() for x in h.integrity.splitlines() if x.strip()]
@@ -302,6 +311,7 @@ def repair(
                     chunks=chunks,
                     generation=search.commit(),
                     search=search.kind,
+                    backend=settings.backend,  # --repair --backend B moves an index to B
                     updated=now_iso(),
                 )
                 store.set_meta("manifest", manifest.to_dict())

@@ -51,6 +51,7 @@ class Manifest:
     chunk_overlap: int
     format: int = FORMAT_VERSION
     search: str = "flat"
+    backend: str = "local"  # which search backend holds its searches (index.backends)
     articles: int = 0
     chunks: int = 0
     generation: int = 0
@@ -78,6 +79,16 @@ class Manifest:
             raise IndexMismatch(
                 f"the index in {folder} has format {self.format}, this version reads "
                 f"{FORMAT_VERSION}; run `qa doctor --repair --index {folder}` to upgrade it"
+            )
+
+    def check_backend(self, asked: str, folder: Path) -> None:
+        """Refuse to search or write an index through a backend that does not hold it."""
+        if asked != self.backend:
+            raise IndexMismatch(
+                f"the index in {folder} is searched by its {self.backend} backend, not "
+                f"{asked}; use --backend {self.backend} (QA_BACKEND), or move it with "
+                f"`qa doctor --repair --backend {asked} --index {folder}` (nothing is "
+                "embedded again)"
             )
 
     def check_model(self, model: str, folder: Path) -> None:

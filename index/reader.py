@@ -52,10 +52,12 @@ class IndexReader:
             raise IndexMissing.at(folder)
         self.store = self._open()
         try:
+            settings = settings or Settings(index_dir=folder)
             with self.damage():
                 self.manifest = self._manifest()
+                self.manifest.check_backend(settings.backend, folder)
                 self.search = open_backend(
-                    settings or Settings(index_dir=folder),
+                    settings,
                     self.store,
                     dimension=self.manifest.dimension,
                     exact=lambda: self.store.vectors(self.manifest.dimension),
@@ -95,7 +97,9 @@ class IndexReader:
         with self.damage():
             if self._generation() == self.manifest.generation:
                 return False
-            self.manifest = self._manifest()
+            manifest = self._manifest()
+            manifest.check_backend(self.manifest.backend, self.layout.folder)  # not moved
+            self.manifest = manifest
             self.search.refresh()
         log.info("index reloaded at generation %d", self.manifest.generation)
         return True

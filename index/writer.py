@@ -58,9 +58,15 @@ class IndexWriter:
                 chunk_tokens=tokens,
                 chunk_overlap=settings.effective_overlap(tokens),
                 created=now_iso(),
+                backend=settings.backend,
             )
         else:
             self.manifest = stored
+        try:
+            self.manifest.check_backend(settings.backend, settings.index_dir)
+        except BaseException:
+            self.store.close()
+            raise
         self.search = open_backend(
             settings,
             self.store,

@@ -237,3 +237,24 @@ def test_a_write_killed_midway_leaves_milvus_level_with_the_ledger(
         assert found == {"a1", "a2", "a4"} and text == {"Harbour 2 reopened."}
     else:
         assert found == {"a1", "a2", "a3", "a4"} and text == {"Harbour 2 closed again."}
+
+
+def test_an_index_is_searched_by_its_own_backend_and_moved_by_repair(
+    qa: Run, milvus: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An index written locally is not searched through Milvus by mistake (an empty answer
+    would look like none): the message says how to move it, `qa doctor --repair --backend
+    milvus` moves it without embedding, and then the local backend is the wrong one."""
+    monkeypatch.setenv("QA_BACKEND", "local")
+    assert qa("ingest", str(DEMO_DIR))[0] == 0
+    monkeypatch.setenv("QA_BACKEND", "milvus")
+    capsys.readouterr()
+    assert main(["ask", DEMO_QUESTION, "--index", str(milvus.index_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "searched by its local backend, not milvus" in err
+    assert f"qa doctor --repair --backend milvus --index {milvus.index_dir}" in err
+    status, out = qa("doctor", "--repair")
+    assert status == 0 and "healthy" in out, out
+    assert quoted(answer(qa, DEMO_QUESTION))
+    assert main(["ask", DEMO_QUESTION, "--index", str(milvus.index_dir), "--backend", "local"]) == 2
+    assert "searched by its milvus backend, not local" in capsys.readouterr().err

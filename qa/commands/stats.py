@@ -23,7 +23,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from index.reader import IndexReader
 
-    reader = IndexReader(settings.index_dir)
+    reader = IndexReader(settings.index_dir, settings)
     try:
         s = reader.stats()
     finally:
