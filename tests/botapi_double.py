@@ -410,18 +410,11 @@ class BotAPIDouble:
             return {"id": chat_id, "type": "private", "first_name": f"User{chat_id}"}
         return {"id": chat_id, "type": chat_type, "title": f"Group {chat_id}"}
 
-    def message(
-        self,
-        text: str,
-        *,
-        user: int = 1001,
-        chat: int | None = None,
-        chat_type: str = "private",
-        reply_to: Sent | None = None,
-    ) -> dict[str, Any]:
+    def message(self, text: str, **where: Any) -> dict[str, Any]:
         """A user's text message, sent to the bot (queued, or posted to its webhook); commands
-        and @mentions get entities as a client would add."""
-        msg = self._new_message(text, user=user, chat=chat, chat_type=chat_type, reply_to=reply_to)
+        and @mentions get entities as a client would add. `where`: user, chat, chat_type,
+        reply_to, as `_new_message` takes them."""
+        msg = self._new_message(text, **where)
         self._push({"message": msg})
         return msg
 
