@@ -792,6 +792,10 @@ class _Refused(Exception):
 
 
 class _Server(ThreadingHTTPServer):
+    # The bot answers questions at once: fifty users' replies arrive together, past
+    # socketserver's backlog of 5 connections.
+    request_queue_size = 128
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
             return  # the client closed an idle keep-alive connection: not an error
