@@ -75,6 +75,11 @@ class ArticleRecords:
         )
         return int(cur.lastrowid or 0)
 
+    def alias_holder(self, alias_id: str) -> int | None:
+        """The rowid of the article that holds `alias_id` as an alias; None when none does."""
+        row = self._db.execute("SELECT article FROM aliases WHERE id = ?", (alias_id,)).fetchone()
+        return None if row is None else int(row[0])
+
     def put_alias(self, alias: Article, owner: str) -> bool:
         """Keep `alias` as another id of the stored article `owner`, or update it; False
         (nothing kept) when `owner` is gone or no longer holds exactly the alias's text."""

@@ -8,7 +8,10 @@ once, as a new generation; a reader moves to the newest generation with `refresh
 
 The SQLite store (index.store) is the ledger and the source of truth: articles, chunk
 offsets, sentence vectors, stories and aliases live there, and any backend can be refilled
-from it without embedding again. `index.local_backend` is the first backend (FAISS and
+from it without embedding again. A backend that `holds_payload` (Milvus) also keeps, with
+each entry, everything an answer shows of its chunk (`Payload`) and the manifest
+(`describe`), so a bot replica on another machine answers from it with no index folder
+(index.replica). `index.local_backend` is the first backend (FAISS and
 SQLite FTS5 in the index folder); `tests/test_backend_contract.py` is the routine every
 backend passes.
 """
@@ -18,11 +21,26 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from index.records import Scope
+from index.records import Scope, StoredAlias
+
+
+@dataclass(frozen=True)
+class Payload:
+    """What an answer shows of a chunk besides its vector: kept by a backend that serves
+    replicas (`holds_payload`), from the ledger (`Store.entries(payload=True)`)."""
+
+    title: str
+    text: str  # the chunk's text, verbatim: article text[start:end]
+    start: int
+    end: int
+    sentences: tuple[tuple[int, int], ...]  # article-relative spans of whole sentences
+    story: int  # the story id (near duplicates share it)
+    sentence_vectors: bytes | None = None  # index.int8.pack of its sentences' vectors
+    aliases: tuple[StoredAlias, ...] = ()  # other ids its article's very text was read under
 
 
 @dataclass(frozen=True)
@@ -36,6 +54,7 @@ class Entry:
     published: str | None = None  # ISO date or datetime; None: undated
     source: str | None = None  # a scope's source matches this or the URL, case-folded
     url: str | None = None
+    payload: Payload | None = field(default=None, compare=False)  # holds_payload backends'
 
 
 @dataclass(frozen=True)
@@ -53,6 +72,9 @@ class SearchBackend(Protocol):
     # Whether its writes are part of the ledger's SQLite transaction (the local backend's
     # tables live in the store's file); else the writer commits the ledger first, then it.
     shares_ledger_transaction: bool
+    # Whether it keeps each entry's Payload and the manifest, so that replicas answer from
+    # it alone (index.replica); the writer then gives entries their payload.
+    holds_payload: bool
 
     @property
     def generation(self) -> int:
@@ -86,6 +108,15 @@ class SearchBackend(Protocol):
 
     def refresh(self) -> bool:
         """Follow a newer committed generation; True when there was one."""
+        ...
+
+    def describe(self, manifest: dict[str, Any]) -> None:
+        """The index's manifest as of the next commit, kept by a backend that holds
+        payloads (replicas read it there); others pass."""
+        ...
+
+    def kept_manifest(self) -> dict[str, Any] | None:
+        """The manifest it keeps as of its generation (None: none, or it keeps none)."""
         ...
 
     def dense(self, query: np.ndarray, k: int, scope: Scope | None = None) -> list[Match]:

@@ -173,8 +173,7 @@ def ingest(
                 if old is None and (earlier := identity.predecessors(writer.store, item)):
                     # The same file under an older id, or moved: it carries on as this id.
                     old, *others = earlier
-                    with writer.store.transaction():
-                        writer.store.rename_article(old.rowid, item.id, item.path)
+                    writer.rename(old.rowid, item.id, item.path)
                     log.info("%s: stored before as %s, renamed", item.id, old.id)
                     copies.extend(o.rowid for o in others)
                     renamed = True

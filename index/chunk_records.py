@@ -1,17 +1,15 @@
 """The ledger's chunks (index.store): each chunk's offsets, sentences, float32 vector and
-8-bit sentence vectors, as ingest writes them and answers read them back; and every chunk
-as a search backend indexes it, to refill one without embedding again (`entries`)."""
+8-bit sentence vectors, as ingest writes them and answers read them back."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
 from index import int8
-from index.backend import Entry
 from index.errors import IndexCorrupt
 from index.records import Article, Chunk, StoredChunk
 from index.schema import CHUNK_COLUMNS
@@ -72,20 +70,6 @@ class ChunkRecords:
         self._db.execute("DELETE FROM chunks WHERE article NOT IN (SELECT rowid FROM articles)")
         self._db.execute("DELETE FROM sentence_vectors WHERE chunk NOT IN (SELECT id FROM chunks)")
 
-    def entries(self, dimension: int) -> Iterator[Entry]:
-        """Every chunk as a search backend indexes it (index.backend.Entry), in id order:
-        what refills a backend without embedding again."""
-        rows = self._db.execute(
-            "SELECT c.id, c.vector, a.id, a.title, a.published, a.source, a.url, "
-            'substr(a.text, c.start + 1, c."end" - c.start) '
-            "FROM chunks c JOIN articles a ON a.rowid = c.article ORDER BY c.id"
-        )
-        for cid, blob, aid, title, published, source, url, text in rows:
-            if len(blob) != dimension * 4:
-                raise IndexCorrupt(f"chunk {cid} has a vector of the wrong size; run `qa rebuild`")
-            vector = np.frombuffer(blob, dtype=np.float32)
-            yield Entry(cid, vector, f"{title}\n{text}", aid, published, source, url)
-
     def vectors(self, dimension: int) -> tuple[np.ndarray, np.ndarray]:
         """(ids (n,) int64, vectors (n, dimension) float32) of every chunk, in id order."""
         (n,) = self._db.execute("SELECT count(*) FROM chunks").fetchone()
@@ -100,6 +84,21 @@ class ChunkRecords:
             ids[i] = chunk_id
             out[i] = np.frombuffer(blob, dtype=np.float32)
         return ids, out
+
+    def chunk_vectors(self, ids: Sequence[int], dimension: int) -> np.ndarray:
+        """(len(ids), dimension) float32 stored vectors of these chunk ids (each must exist)."""
+        wanted = list(dict.fromkeys(int(i) for i in ids))
+        marks = ",".join("?" * len(wanted))
+        found = dict(
+            self._db.execute(f"SELECT id, vector FROM chunks WHERE id IN ({marks})", wanted)
+        )
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise KeyError(f"chunk ids not held: {missing[:5]}")
+        blobs = [found[int(i)] for i in ids]
+        if any(len(b) != dimension * 4 for b in blobs):
+            raise IndexCorrupt("a chunk has a vector of the wrong size; run `qa rebuild`")
+        return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(ids), dimension)
 
     def chunks(self, ids: Iterable[int]) -> dict[int, StoredChunk]:
         """The chunks with these ids that still exist, with their article's metadata."""

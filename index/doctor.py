@@ -198,6 +198,14 @@ def _check_backend(
         return [Problem(f"the {settings.backend} backend cannot be reached: {e}")]
     try:
         problems = []
+        kept = search.kept_manifest()
+        if kept is not None and kept.get("created") != manifest.created:
+            return [
+                Problem(
+                    f"the {settings.backend} backend holds an index written from another "
+                    f"index folder (created {kept.get('created')}), not this one's"
+                )
+            ]
         if search.generation != manifest.generation:
             problems.append(
                 Problem(
@@ -302,19 +310,25 @@ def repair(
                 search=manifest.search if manifest.search in ("flat", "hnsw") else "auto",
                 exact=lambda: store.vectors(manifest.dimension),
             )
+            shared = search.shares_ledger_transaction
             with store.transaction():
                 store.delete_orphan_chunks()
-                refill(search, store.entries(manifest.dimension))
+                refill(search, store.entries(manifest.dimension, payload=search.holds_payload))
                 articles, chunks = store.counts()
                 manifest = manifest.with_(
                     articles=articles,
                     chunks=chunks,
-                    generation=search.commit(),
+                    # A backend outside the ledger's transaction commits after it (as
+                    # index.writer's writes do): the ledger first, then the backend.
+                    generation=search.commit() if shared else search.generation + 1,
                     search=search.kind,
                     backend=settings.backend,  # --repair --backend B moves an index to B
                     updated=now_iso(),
                 )
                 store.set_meta("manifest", manifest.to_dict())
+            if not shared:
+                search.describe(manifest.to_dict())
+                search.commit()
             manifest.write_mirror(layout)
             search.tidy()
             search.close()

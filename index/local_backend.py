@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -75,6 +76,7 @@ class LocalBackend:
         self._owns_transaction = False
         self._cleared = False  # emptied by `clear` since the last commit
         self.shares_ledger_transaction = True
+        self.holds_payload = False  # the ledger beside it holds what answers show
 
     # -- reading --------------------------------------------------------------------------
 
@@ -94,6 +96,12 @@ class LocalBackend:
         self._generation, self._vectors = self._load()
         self._forget()
         return True
+
+    def describe(self, manifest: dict[str, Any]) -> None:
+        """The manifest lives in the store beside this backend's tables."""
+
+    def kept_manifest(self) -> dict[str, Any] | None:
+        return None
 
     def count(self) -> int:
         return len(self._current())

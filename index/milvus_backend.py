@@ -12,14 +12,22 @@ What Milvus holds, a collection a rebuild (`<prefix>_c<N>`):
 - `born` and `died`, the generations between which the row is live: writes are rows of the
   next generation, invisible until `commit` moves the marker, so readers never see half a
   write; a replaced or deleted row is marked dead, and purged a commit later;
+- what an answer shows of each chunk (its text, offsets, sentence spans and 8-bit sentence
+  vectors; its article's title, URL, date, source, story and aliases), and the manifest in
+  the marker, so a bot replica answers from Milvus alone (index.replica);
 - the marker, `<prefix>_live`: one row naming the live collection and generation, read by
   `refresh` before each question (Milvus Lite has no aliases, so no alias is needed).
-Searches apply the scope and the generation as filter expressions inside Milvus.
+Searches apply the scope and the generation as filter expressions inside Milvus; each
+returns the hits' days too, so the recency prior asks nothing more (`ages`).
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
@@ -27,17 +35,21 @@ from typing import Any
 import numpy as np
 
 from index.backend import Entry, Match
-from index.errors import ConfigError
+from index.errors import ConfigError, IndexMismatch
 from index.milvus_client import connect
 from index.milvus_collections import (
     ALIVE,
     GEN_BITS,
     INDEX_TYPES,
     MAX_TEXT,
+    ROW_FIELDS,
     UNDATED,
+    Marker,
+    clip,
     create_collection,
     day_number,
     ensure_marker,
+    has_payload,
     live,
     read_marker,
     scope_filter,
@@ -49,6 +61,7 @@ from index.textnorm import fold
 log = logging.getLogger(__name__)
 
 _IN = 4_000  # ids per `in [...]` list
+_DAYS_KEPT = 100_000  # hits' days remembered from searches, for `ages`
 
 
 class MilvusBackend:
@@ -76,11 +89,18 @@ class MilvusBackend:
         self.consistency = consistency
         self._marker = f"{prefix}_live"
         ensure_marker(self._client, self._marker)
-        self._collection, self._generation = read_marker(self._client, self._marker)
+        marker = read_marker(self._client, self._marker)
+        self._collection, self._generation = marker.collection, marker.generation
+        self.manifest = marker.manifest  # the index's, as of the live generation
+        self._described: dict[str, Any] | None = None  # the manifest the next commit keeps
         self._pending: str | None = None  # the collection writes go to, until commit
         self._writing = False  # writes since the last commit: searches see them (ours)
         self._retired: list[str] = []  # collections to drop at the next commit
+        # (collection, generation, chunk) -> day, of the hits searches returned.
+        self._days: OrderedDict[tuple[str, int, int], int] = OrderedDict()
+        self._days_lock = threading.Lock()
         self.shares_ledger_transaction = False  # the writer commits the ledger first
+        self.holds_payload = True  # replicas answer from Milvus alone
 
     # -- reading --------------------------------------------------------------------------
 
@@ -96,11 +116,28 @@ class MilvusBackend:
         """Nothing to tidy on disk: collections a rebuild left go at the next commit."""
 
     def refresh(self) -> bool:
-        collection, generation = read_marker(self._client, self._marker)
-        if (collection, generation) == (self._collection, self._generation):
+        marker = read_marker(self._client, self._marker)
+        if (marker.collection, marker.generation) == (self._collection, self._generation):
             return False
-        self._collection, self._generation = collection, generation
+        self._collection, self._generation = marker.collection, marker.generation
+        self.manifest = marker.manifest
         return True
+
+    def describe(self, manifest: dict[str, Any]) -> None:
+        self._described = manifest
+
+    def kept_manifest(self) -> dict[str, Any] | None:
+        return self.manifest
+
+    def check_layout(self) -> None:
+        """IndexMismatch when the live collection was made by an earlier layout, without
+        what replicas read (`qa doctor --repair` refills a new one)."""
+        if self._collection is not None and not has_payload(self._client, self._collection):
+            raise IndexMismatch(
+                f"the Milvus collection {self._collection} at {self.uri} was made by an earlier "
+                "version, without the chunks' text; run `qa doctor --repair --backend milvus` "
+                "on the ingest host to refill it from the ledger"
+            )
 
     def _seen(self) -> tuple[str | None, int]:
         """The collection and generation our searches read: the pending ones while we
@@ -129,15 +166,66 @@ class MilvusBackend:
         return np.asarray([found[i]["vector"] for i in ids], dtype=np.float32).reshape(len(ids), -1)
 
     def ages(self, ids: Sequence[int], today: date) -> np.ndarray:
-        """(len(ids),) days from each entry's date to `today`; NaN where undated or gone."""
-        found = self._rows(list(ids), ["chunk", "day"])
+        """(len(ids),) days from each entry's date to `today`; NaN where undated or gone.
+        The days of hits a search just returned are known: only others are asked for."""
+        collection, generation = self._seen()
+        days: dict[int, int] = {}
+        with self._days_lock:
+            for cid in ids:
+                if (day := self._days.get((collection or "", generation, cid))) is not None:
+                    days[cid] = day
+        missing = [cid for cid in ids if cid not in days]
+        days.update(
+            (cid, int(r["day"])) for cid, r in self._rows(missing, ["chunk", "day"]).items()
+        )
         out = np.full(len(ids), np.nan)
         for n, cid in enumerate(ids):
-            day = int(found[cid]["day"]) if cid in found else UNDATED
+            day = days.get(cid, UNDATED)
             if day != UNDATED:
                 d = date(day // 10_000, day // 100 % 100, day % 100)
                 out[n] = max((today - d).days, 0)
         return out
+
+    def payloads(self, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """chunk id -> its live row: the vector and what an answer shows (index.replica)."""
+        fields = ["chunk", "vector", "article", "title", "url", "published", "source"]
+        return self._rows(list(ids), [*fields, "text", "layout", "story", "sentvec", "aliases"])
+
+    def story_rows(self, stories: Iterable[int]) -> list[dict[str, Any]]:
+        """The live rows of these stories' chunks: their article's id, title, URL, date,
+        source and story (a row a chunk: several an article)."""
+        wanted = list(dict.fromkeys(int(s) for s in stories))
+        collection, generation = self._seen()
+        if collection is None or not wanted:
+            return []
+        fields = ["story", "article", "title", "url", "published", "source", "chunk"]
+        out = []
+        for at in range(0, len(wanted), _IN):
+            part = ", ".join(str(s) for s in wanted[at : at + _IN])
+            out += self._client.query(
+                collection,
+                filter=f"story in [{part}] and {live(generation)}",
+                output_fields=fields,
+                limit=16_384,
+                consistency_level=self.consistency,
+            )
+        return out
+
+    def any_in(self, scope: Scope) -> bool:
+        """Whether any live chunk is in `scope`."""
+        collection, generation = self._seen()
+        where = scope_filter(scope, generation)
+        if collection is None or where is None:
+            return False
+        return bool(
+            self._client.query(
+                collection,
+                filter=where,
+                output_fields=["chunk"],
+                limit=1,
+                consistency_level=self.consistency,
+            )
+        )
 
     def _rows(self, ids: list[int], fields: list[str]) -> dict[int, dict[str, Any]]:
         collection, generation = self._seen()
@@ -177,11 +265,24 @@ class MilvusBackend:
             anns_field=field,
             limit=min(k, 16_384),
             filter=where,
-            output_fields=["chunk"],
+            output_fields=["chunk", "day"],
             search_params={"metric_type": "IP" if field == "vector" else "BM25"},
             consistency_level=self.consistency,
         )
-        return [Match(int(hit["entity"]["chunk"]), float(hit["distance"])) for hit in found[0]]
+        return self._matches(found[0], collection, generation)
+
+    def _matches(self, hits: Any, collection: str, generation: int) -> list[Match]:
+        """A search's hits as Matches, their days remembered for `ages`."""
+        out = [Match(int(hit["entity"]["chunk"]), float(hit["distance"])) for hit in hits]
+        if not self._writing:
+            with self._days_lock:
+                for hit in hits:
+                    self._days[(collection, generation, int(hit["entity"]["chunk"]))] = int(
+                        hit["entity"]["day"]
+                    )
+                while len(self._days) > _DAYS_KEPT:
+                    self._days.popitem(last=False)
+        return out
 
     def hybrid(
         self, query: np.ndarray, text: str, k: int, scope: Scope | None, rrf_k: int
@@ -207,10 +308,10 @@ class MilvusBackend:
             requests,
             RRFRanker(rrf_k),
             limit=min(2 * k, 16_384),
-            output_fields=["chunk"],
+            output_fields=["chunk", "day"],
             consistency_level=self.consistency,
         )
-        return [Match(int(hit["entity"]["chunk"]), float(hit["distance"])) for hit in found[0]]
+        return self._matches(found[0], collection, generation)
 
     # -- writing --------------------------------------------------------------------------
 
@@ -221,20 +322,7 @@ class MilvusBackend:
         target = self._begin()
         self._retire([e.id for e in entries])
         born = self._generation + 1
-        rows = [
-            {
-                "key": (e.id << GEN_BITS) | (born % (1 << GEN_BITS)),
-                "chunk": e.id,
-                "born": born,
-                "died": ALIVE,
-                "vector": np.asarray(e.vector, dtype=np.float32).tolist(),
-                "body": fold(e.text)[:MAX_TEXT],
-                "day": day_number(e.published),
-                "src": f"{e.source or ''} {e.url or ''}".casefold()[:MAX_TEXT],
-                "article": e.article[:MAX_TEXT],
-            }
-            for e in entries
-        ]
+        rows = [_row(e, born) for e in entries]
         for at in range(0, len(rows), 1000):
             self._client.upsert(target, rows[at : at + 1000])
 
@@ -266,7 +354,8 @@ class MilvusBackend:
         self._client.flush(target)
         generation = self._generation + 1
         old = self._collection
-        write_marker(self._client, self._marker, target, generation)
+        manifest = self._described or self.manifest
+        write_marker(self._client, self._marker, Marker(target, generation, manifest))
         self._client.flush(self._marker)
         for name in self._retired:  # collections two rebuilds old: no reader is left on them
             if name not in (target, old) and self._client.has_collection(name):
@@ -275,6 +364,7 @@ class MilvusBackend:
         # Rows dead before the generation readers may still be on are purged.
         self._client.delete(target, filter=f"died <= {self._generation}")
         self._collection, self._generation = target, generation
+        self.manifest, self._described = manifest, None
         self._pending, self._writing = None, False
         return generation
 
@@ -288,16 +378,15 @@ class MilvusBackend:
         live, dying = self._collection, self._generation + 1
         if live is not None:
             self._client.delete(live, filter=f"born == {dying}")
-            fields = ["key", "chunk", "born", "vector", "body", "day", "src", "article"]
             while rows := self._client.query(
                 live,
                 filter=f"died == {dying}",
-                output_fields=fields,
+                output_fields=ROW_FIELDS,
                 limit=1000,
                 consistency_level="Strong",
             ):
                 self._client.upsert(live, [{**r, "died": ALIVE} for r in rows])
-        self._pending, self._writing = None, False
+        self._pending, self._writing, self._described = None, False, None
 
     def close(self) -> None:
         self._client.close()
@@ -312,6 +401,8 @@ class MilvusBackend:
             self._pending = self._collection or f"{self.prefix}_c{self._generation + 1}"
             if not self._client.has_collection(self._pending):
                 create_collection(self._client, self._pending, self.dimension, self.index_type)
+            elif self._pending == self._collection:
+                self.check_layout()
         return self._pending
 
     def _retire(self, ids: list[int]) -> None:
@@ -320,13 +411,12 @@ class MilvusBackend:
         if target is None or not self._client.has_collection(target):
             return
         dying = self._generation + 1
-        fields = ["key", "chunk", "born", "vector", "body", "day", "src", "article"]
         for at in range(0, len(ids), _IN):
             part = ", ".join(str(i) for i in ids[at : at + _IN])
             rows = self._client.query(
                 target,
                 filter=f"chunk in [{part}] and died == {ALIVE}",
-                output_fields=fields,
+                output_fields=ROW_FIELDS,
                 consistency_level="Strong",
             )
             fresh = [r["key"] for r in rows if int(r["born"]) == dying]
@@ -337,3 +427,35 @@ class MilvusBackend:
                 for r in older:
                     r.pop("sparse", None)
                 self._client.upsert(target, older)
+
+
+def _row(e: Entry, born: int) -> dict[str, Any]:
+    """The Milvus row of an entry written in generation `born`."""
+    p = e.payload
+    text = p.text if p else e.text
+    layout = {"start": p.start, "end": p.end, "sentences": p.sentences} if p else {}
+    sentences = p.sentence_vectors if p else None
+    sentvec = base64.b64encode(sentences).decode("ascii") if sentences else ""
+    if len(sentvec) > MAX_TEXT:
+        sentvec = ""  # an answer embeds such a chunk's sentences when it quotes it
+    aliases = [[a.id, a.title, a.url, a.published, a.source] for a in p.aliases] if p else []
+    return {
+        "key": (e.id << GEN_BITS) | (born % (1 << GEN_BITS)),
+        "chunk": e.id,
+        "born": born,
+        "died": ALIVE,
+        "vector": np.asarray(e.vector, dtype=np.float32).tolist(),
+        "body": clip(fold(e.text)),
+        "day": day_number(e.published),
+        "src": clip(f"{e.source or ''} {e.url or ''}".casefold()),
+        "article": clip(e.article),
+        "title": clip(p.title if p else ""),
+        "url": clip(e.url),
+        "published": clip(e.published),
+        "source": clip(e.source),
+        "text": clip(text),
+        "layout": json.dumps(layout),
+        "story": p.story if p else -1,
+        "sentvec": sentvec,
+        "aliases": clip(json.dumps(aliases, ensure_ascii=False)),
+    }

@@ -9,6 +9,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class IndexStats:
-    folder: Path
+    where: str  # the index folder; a replica's Milvus URI and collections
     articles: int
     chunks: int
     model: str
@@ -36,6 +37,47 @@ class IndexStats:
     newest_published: str | None
     updated: str
     generation: int
+
+
+class Reader(Protocol):
+    """What qa and bot read of an index: `IndexReader` (an index folder: its ledger and
+    search backend) or `index.replica.ReplicaReader` (Milvus alone, on a bot replica)."""
+
+    manifest: Manifest
+
+    @property
+    def fuses(self) -> bool: ...
+
+    def damage(self) -> AbstractContextManager[None]: ...
+    def refresh(self) -> bool: ...
+    def dense(self, query: np.ndarray, k: int, scope: Scope | None = None) -> list[Match]: ...
+    def keyword(self, text: str, k: int, scope: Scope | None = None) -> list[Match]: ...
+    def hybrid(
+        self, query: np.ndarray, text: str, k: int, scope: Scope | None, rrf_k: int
+    ) -> list[Match]: ...
+    def ages(self, ids: list[int], today: date) -> np.ndarray: ...
+    def vector_count(self) -> int: ...
+    def vectors_of(self, ids: list[int]) -> np.ndarray: ...
+    def chunks(self, ids: list[int]) -> dict[int, StoredChunk]: ...
+    def sentence_vectors(self, ids: list[int]) -> dict[int, np.ndarray]: ...
+    def story_members(self, stories: Iterable[int]) -> dict[int, list[StoredArticleRef]]: ...
+    def aliases_of(self, article_ids: Iterable[str]) -> dict[str, list[StoredAlias]]: ...
+    def has_article(self, article_id: str) -> bool: ...
+    def articles(self) -> Iterator[Article]: ...
+    def source_known(self, source: str) -> bool: ...
+    def stats(self) -> IndexStats: ...
+    def close(self) -> None: ...
+
+
+def open_reader(settings: Settings) -> Reader:
+    """The reader of the index `settings` name: its folder's, or, with the Milvus backend
+    and no index in the folder, Milvus alone (a bot replica: index.replica)."""
+    layout = Layout(settings.index_dir)
+    if settings.backend == "milvus" and settings.milvus_uri and not layout.store.exists():
+        from index.replica import ReplicaReader
+
+        return ReplicaReader(settings)
+    return IndexReader(settings.index_dir, settings)
 
 
 class IndexReader:
@@ -134,8 +176,13 @@ class IndexReader:
         return self.search.count()
 
     def vectors_of(self, ids: list[int]) -> np.ndarray:
-        """(len(ids), d) stored unit vectors of chunks known to this generation."""
-        return self.search.vectors(ids)
+        """(len(ids), d) stored unit vectors of chunks known to this generation: the
+        backend's where it lives beside the ledger (the local one's float16 when it keeps
+        them so), else the ledger's own float32, which a remote backend (Milvus) holds the
+        same: a round trip saved a question."""
+        if self.search.shares_ledger_transaction:
+            return self.search.vectors(ids)
+        return self.store.chunk_vectors(ids, self.manifest.dimension)
 
     def chunks(self, ids: list[int]) -> dict[int, StoredChunk]:
         """The stored chunks of these ids (those still present)."""
@@ -168,7 +215,7 @@ class IndexReader:
         m = self.manifest
         size = sum(p.stat().st_size for p in self.layout.folder.iterdir() if p.is_file())
         return IndexStats(
-            folder=self.layout.folder,
+            where=str(self.layout.folder),
             articles=m.articles,
             chunks=m.chunks,
             model=m.model,

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from index.article_records import ArticleRecords
+from index.backend import Entry, Payload
 from index.chunk_records import ChunkRecords
 from index.errors import IndexCorrupt, store_damage
 from index.records import Health
@@ -149,3 +152,46 @@ class Store(ArticleRecords, ChunkRecords):
         if (first := row.fetchone()[0]) is not None:
             self._db.execute("UPDATE articles SET story = ? WHERE story = ?", (first, rowid))
         return removed
+
+    def entries(
+        self, dimension: int, *, payload: bool = False, articles: Iterable[int] | None = None
+    ) -> Iterator[Entry]:
+        """Every chunk as a search backend indexes it (index.backend.Entry), in id order:
+        what refills a backend without embedding again. `payload`: with what answers show
+        of it (for a backend that `holds_payload`); `articles`: only these articles' (rowids)."""
+        where, args = "", []
+        if articles is not None:
+            args = list(dict.fromkeys(int(r) for r in articles))
+            if not args:
+                return
+            where = f"WHERE c.article IN ({','.join('?' * len(args))}) "
+        rows = self._db.execute(
+            "SELECT c.id, c.vector, a.id, a.title, a.published, a.source, a.url, "
+            'substr(a.text, c.start + 1, c."end" - c.start), c.start, c."end", c.sentences, '
+            "coalesce(a.story, a.rowid), s.vectors "
+            "FROM chunks c JOIN articles a ON a.rowid = c.article "
+            f"LEFT JOIN sentence_vectors s ON s.chunk = c.id {where}ORDER BY c.id",
+            args,
+        )
+        aliases: tuple[Any, ...] = ()
+        last = None  # the article whose aliases those are (its chunks come together)
+        for cid, blob, aid, title, published, source, url, text, *rest in rows:
+            if len(blob) != dimension * 4:
+                raise IndexCorrupt(f"chunk {cid} has a vector of the wrong size; run `qa rebuild`")
+            extra = None
+            if payload:
+                start, end, spans, story, sentences = rest
+                if aid != last:
+                    aliases, last = tuple(self.aliases_of([aid]).get(aid, ())), aid
+                extra = Payload(
+                    title=title,
+                    text=text,
+                    start=start,
+                    end=end,
+                    sentences=tuple(tuple(s) for s in json.loads(spans)),
+                    story=story,
+                    sentence_vectors=sentences,
+                    aliases=aliases,
+                )
+            vector = np.frombuffer(blob, dtype=np.float32)
+            yield Entry(cid, vector, f"{title}\n{text}", aid, published, source, url, extra)

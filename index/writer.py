@@ -74,8 +74,29 @@ class IndexWriter:
             search=search,
             exact=lambda: self.store.vectors(self.manifest.dimension),
         )
+        try:
+            self._check_owner(settings)
+        except BaseException:
+            self.close()
+            raise
         self.search.tidy()  # files left by a write that died before its commit
         self._finish_interrupted()
+
+    def _check_owner(self, settings: Settings) -> None:
+        """A backend that keeps the manifest (Milvus) is written from one ledger only: an
+        index folder whose ledger did not make what it holds (another ingest host's, or a
+        replica's empty folder) must not write into it, its chunk ids colliding."""
+        held = self.search.kept_manifest()
+        if held is None or held.get("created") == self.manifest.created:
+            return
+        where = getattr(self.search, "uri", settings.backend)
+        raise IndexMismatch(
+            f"the {self.search.kind} index at {where} was written from another index folder "
+            f"(created {held.get('created')}, {held.get('articles', 0)} articles), not from "
+            f"{self.layout.folder}; write it from the host and folder that made it, choose "
+            "another QA_MILVUS_COLLECTION, or run `qa doctor --repair --backend "
+            f"{settings.backend}` on this folder to replace what it holds with this folder's index"
+        )
 
     def _finish_interrupted(self) -> None:
         """For a backend outside the ledger's transaction (Milvus), what a write killed
@@ -89,6 +110,7 @@ class IndexWriter:
                 "after the ledger's commit); committing its pending rows",
                 self.search.kind,
             )
+            self.search.describe(self.manifest.to_dict())
             self.search.commit()
         elif self.manifest.generation == self.search.generation:
             self.search.discard()
@@ -136,6 +158,7 @@ class IndexWriter:
         generation; `replace_all` (a rebuild) first drops every chunk."""
         now = now_iso()
         self.search.dimension = self.manifest.dimension
+        payload = self.search.holds_payload
         with self._undone_on_failure(), self.store.transaction():
             if replace_all:
                 self.store.delete_all_chunks()
@@ -143,10 +166,13 @@ class IndexWriter:
             removed: list[int] = []
             entries: list[Entry] = []
             firsts: list[tuple[int, Article, list[int], int]] = []  # rowid, article, ids, row
+            owners: set[int] = set()  # articles whose aliases lose an id re-ingested as its own
             row = 0
             for article, old, chunks in batch:
                 if old is not None and not replace_all:
                     removed += self.store.delete_chunks(old.rowid)
+                if payload and (owner := self.store.alias_holder(article.id)) is not None:
+                    owners.add(owner)
                 rowid = self.store.put_article(article, now)
                 ids = self.store.add_chunks(
                     rowid,
@@ -155,34 +181,87 @@ class IndexWriter:
                     vectors[row : row + len(chunks)],
                     sentences[row : row + len(chunks)] if sentences else None,
                 )
-                entries += [
-                    Entry(
-                        cid,
-                        vectors[row + i],
-                        f"{article.title}\n{article.text[c.start : c.end]}",
-                        article.id,
-                        article.published,
-                        article.source,
-                        article.url,
-                    )
-                    for i, (cid, c) in enumerate(zip(ids, chunks, strict=True))
-                ]
+                if not payload:
+                    entries += [
+                        Entry(
+                            cid,
+                            vectors[row + i],
+                            f"{article.title}\n{article.text[c.start : c.end]}",
+                            article.id,
+                            article.published,
+                            article.source,
+                            article.url,
+                        )
+                        for i, (cid, c) in enumerate(zip(ids, chunks, strict=True))
+                    ]
                 firsts.append((rowid, article, ids, row))
                 row += len(chunks)
+            rowids = [rowid for rowid, *_ in firsts]
+            if payload:  # what answers show of each chunk, as the ledger now holds it
+                entries = list(
+                    self.store.entries(self.manifest.dimension, payload=True, articles=rowids)
+                )
+            written = {e.article: e.payload.story for e in entries if e.payload is not None}
             self.search.delete(removed)
             self.search.upsert(entries)
             for rowid, article, ids, first in firsts:
-                self._group(rowid, article, set(ids), vectors[first])
+                story = self._group(rowid, article, set(ids), vectors[first])
+                if payload and written.get(article.id, story) != story:
+                    owners.add(rowid)  # it joined a story after its rows were written
+            if owners:
+                self._rewrite_rows(owners)
             manifest = self._next_manifest(self._generation(), now)
         self._installed(manifest)
 
     def keep_aliases(self, aliases: Sequence[tuple[Article, str]]) -> int:
         """Keep each (article, owner id) as another id of the stored owner; the number kept
         (not those whose owner's text changed since, which went with that text)."""
-        if not aliases:
-            return 0
-        with self.store.transaction():
-            return sum(self.store.put_alias(alias, owner) for alias, owner in aliases)
+        kept: list[str] = []
+
+        def keep() -> set[int]:
+            owners = set()
+            for alias, owner in aliases:
+                if self.store.put_alias(alias, owner) and (found := self.store.find_article(owner)):
+                    kept.append(alias.id)
+                    owners.add(found.rowid)
+            return owners
+
+        if aliases:
+            self._in_step(keep)
+        return len(kept)
+
+    def rename(self, rowid: int, article_id: str, path: str | None) -> None:
+        """Give a stored article a new id and file path; its chunks and vectors stay."""
+
+        def rename() -> set[int]:
+            self.store.rename_article(rowid, article_id, path)
+            return {rowid}
+
+        self._in_step(rename)
+
+    def _in_step(self, change: Callable[[], set[int]]) -> None:
+        """Run `change`, ledger writes that alter what answers show of some articles (it
+        returns their rowids: aliases, a new id), in one transaction; where the backend
+        holds payloads (Milvus: replicas answer from it alone), as a generation that
+        rewrites those articles' rows, so the backend stays in step with the ledger."""
+        if not self.search.holds_payload:
+            with self.store.transaction():
+                change()
+            return
+        with self._undone_on_failure(), self.store.transaction():
+            changed = change()
+            if not changed:
+                return
+            self._rewrite_rows(changed)
+            manifest = self._next_manifest(self._generation(), now_iso())
+        self._installed(manifest)
+
+    def _rewrite_rows(self, rowids: set[int]) -> None:
+        """Inside a write: these articles' entries again, with their payloads as the ledger
+        now holds them (a backend that holds payloads)."""
+        self.search.upsert(
+            list(self.store.entries(self.manifest.dimension, payload=True, articles=rowids))
+        )
 
     def remove(self, rowids: Sequence[int]) -> int:
         """Delete these articles with their chunks and search entries as one generation,
@@ -233,13 +312,15 @@ class IndexWriter:
         """After the ledger's commit: the backend's too where it has its own, then the
         mirror, and older vector files dropped."""
         if not self.search.shares_ledger_transaction:
+            self.search.describe(manifest.to_dict())
             self.search.commit()
         self.manifest = manifest
         manifest.write_mirror(self.layout)
         self.search.tidy()
 
-    def _group(self, rowid: int, article: Article, own: set[int], first: np.ndarray) -> None:
-        """Give the article the story id of a near duplicate already stored, else its own."""
+    def _group(self, rowid: int, article: Article, own: set[int], first: np.ndarray) -> int:
+        """Give the article the story id of a near duplicate already stored, else its own;
+        returns it."""
         near = [
             m.id
             for m in self.search.dense(first, neardup.CANDIDATES)
@@ -258,6 +339,7 @@ class IndexWriter:
                 story = their_story
                 break
         self.store.set_story(rowid, story)
+        return story
 
     def close(self) -> None:
         self.search.close()

@@ -13,7 +13,7 @@ import numpy as np
 from index import models
 from index.embedder import Embedder
 from index.errors import IndexMismatch
-from index.reader import IndexReader, IndexStats
+from index.reader import IndexStats, Reader, open_reader
 from index.settings import Settings
 from qa.abstain import AbstentionSettings, Decision, decide
 from qa.answer import Answer, Citation, Hit, Question, Quote
@@ -56,7 +56,7 @@ class Engine:
         self.settings = settings
         self._make_embedder = make_embedder or models.load_embedder(settings, notify=notify)
         self._lock = threading.Lock()
-        self.reader = IndexReader(settings.index_dir, settings)
+        self.reader: Reader = open_reader(settings)
         self.embedder = self._embedder_for(self.reader.manifest.model)
         self.retriever = Retriever(self.reader, self.embedder, retrieval)
         self.quote_settings = quotes or QuoteSettings()

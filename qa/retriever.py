@@ -11,7 +11,7 @@ import numpy as np
 
 from index.embedder import Embedder
 from index.neardup import SAME_STORY, covered, shingles
-from index.reader import IndexReader
+from index.reader import Reader
 from index.records import Scope
 from qa.answer import Hit, Question
 
@@ -38,7 +38,7 @@ class Retriever:
     """Question -> ranked [Hit]."""
 
     def __init__(
-        self, reader: IndexReader, embedder: Embedder, settings: RetrievalSettings | None = None
+        self, reader: Reader, embedder: Embedder, settings: RetrievalSettings | None = None
     ) -> None:
         self.reader = reader
         self.embedder = embedder

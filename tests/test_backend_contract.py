@@ -314,6 +314,22 @@ def test_reopening_gives_the_same_results(
         again.close()
 
 
+def test_a_backend_that_holds_payloads_keeps_the_manifest_of_each_commit(
+    kind: str, place: Path, filled: SearchBackend, corpus: list[Entry]
+) -> None:
+    """What a replica reads first (index.replica): the manifest described before a commit,
+    kept with it and read back by another instance; nothing from a backend that keeps none."""
+    manifest = {"model": "m", "dimension": 384, "generation": filled.generation + 1}
+    filled.describe(manifest)
+    filled.delete([corpus[0].id])
+    filled.commit()
+    again = BACKENDS[kind](place)
+    try:
+        assert again.kept_manifest() == (manifest if filled.holds_payload else None)
+    finally:
+        again.close()
+
+
 def test_two_threads_search_at_once(filled: SearchBackend, corpus: list[Entry]) -> None:
     scope = Scope(since="2023-02-01")
     want = [

@@ -121,7 +121,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             ) from None
         stats = engine.stats()
         print(
-            f"@{username} is answering from {settings.index_dir} "
+            f"@{username} is answering from {stats.where} "
             f"({plural(stats.articles, 'article')}); "
             "Ctrl-C stops it",
             file=sys.stderr,

@@ -21,21 +21,21 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from index.reader import IndexReader
+    from index.reader import open_reader
 
-    reader = IndexReader(settings.index_dir, settings)
+    reader = open_reader(settings)
     try:
         s = reader.stats()
     finally:
         reader.close()
     rows = {
-        "index": str(s.folder),
+        "index": s.where,
         "articles": s.articles,
         "chunks": s.chunks,
         "model": s.model,
         "dimension": s.dimension,
         "search": s.search,
-        "size on disk": f"{s.bytes_on_disk / 1e6:.1f} MB",
+        "size on disk": f"{s.bytes_on_disk / 1e6:.1f} MB" if s.bytes_on_disk else "- (Milvus)",
         "newest article": s.newest_published or "-",
         "last update": s.updated,
     }
