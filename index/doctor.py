@@ -199,6 +199,13 @@ def _check_backend(
     try:
         problems = []
         kept = search.kept_manifest()
+        if search.holds_payload and kept is None and manifest.generation > 0:
+            return [
+                Problem(
+                    f"the {settings.backend} backend was written by an earlier version: it "
+                    "keeps no manifest, and replicas cannot answer from it"
+                )
+            ]
         if kept is not None and kept.get("created") != manifest.created:
             return [
                 Problem(

@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -95,7 +96,6 @@ class MilvusBackend:
         self._described: dict[str, Any] | None = None  # the manifest the next commit keeps
         self._pending: str | None = None  # the collection writes go to, until commit
         self._writing = False  # writes since the last commit: searches see them (ours)
-        self._retired: list[str] = []  # collections to drop at the next commit
         # (collection, generation, chunk) -> day, of the hits searches returned.
         self._days: OrderedDict[tuple[str, int, int], int] = OrderedDict()
         self._days_lock = threading.Lock()
@@ -113,7 +113,8 @@ class MilvusBackend:
         return "milvus"
 
     def tidy(self) -> None:
-        """Nothing to tidy on disk: collections a rebuild left go at the next commit."""
+        """Nothing to tidy on disk: collections older than the live one's predecessor go at
+        each commit."""
 
     def refresh(self) -> bool:
         marker = read_marker(self._client, self._marker)
@@ -357,10 +358,12 @@ class MilvusBackend:
         manifest = self._described or self.manifest
         write_marker(self._client, self._marker, Marker(target, generation, manifest))
         self._client.flush(self._marker)
-        for name in self._retired:  # collections two rebuilds old: no reader is left on them
-            if name not in (target, old) and self._client.has_collection(name):
+        # Collections older than the one readers may still be on (the live one before this
+        # commit) are dropped, whichever process made them: two at most stay.
+        ours = re.compile(rf"{re.escape(self.prefix)}_c\d+")
+        for name in self._client.list_collections():
+            if ours.fullmatch(name) and name not in (target, old):
                 self._client.drop_collection(name)
-        self._retired = [old] if old is not None and old != target else []
         # Rows dead before the generation readers may still be on are purged.
         self._client.delete(target, filter=f"died <= {self._generation}")
         self._collection, self._generation = target, generation

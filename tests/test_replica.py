@@ -118,6 +118,17 @@ def test_a_replica_with_only_the_uri_answers_as_the_ingest_host_does(
     assert after == answers(qa, "index")
     assert all(p["article_id"] != "r4" for a in after for p in a["passages"])
 
+    # Each rebuild fills a new collection; the ones before the last two are dropped, by
+    # whichever process commits next.
+    assert qa("index", "rebuild")[0] == 0
+    assert answers(qa, "replica") == answers(qa, "index")
+    from pymilvus import MilvusClient
+
+    server = MilvusClient(str(place / "lite.db"))
+    data = [c for c in server.list_collections() if c != "newsqa_live"]
+    server.close()
+    assert len(data) == 2, data
+
     status, out, _ = qa("replica", "timeline", "Dispatch river", "--json")
     assert status == 0 and json.loads(out)["entries"]
     status, out, _ = qa("replica", "stats", "--json")
