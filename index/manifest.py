@@ -37,6 +37,15 @@ class Layout:
     def vectors(self, generation: int) -> Path:
         return self.folder / f"vectors-{generation:06d}.faiss"
 
+    def backend(self) -> str | None:
+        """The search backend the manifest's mirror names; None without a readable one."""
+        try:
+            data = json.loads(self.manifest.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        backend = data.get("backend", "local") if isinstance(data, dict) else None
+        return backend if backend in ("local", "milvus") else None
+
     def all_vector_files(self) -> list[Path]:
         return sorted(self.folder.glob("vectors-*.faiss*"))
 

@@ -69,7 +69,8 @@ def add_common(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--backend",
         choices=("local", "milvus"),
-        help="where searches run: local (FAISS, SQLite) or milvus [QA_BACKEND]",
+        help="where searches run: local (FAISS, SQLite) or milvus [QA_BACKEND; default: "
+        "the index's own, else local]",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="log what happens")
 
@@ -114,7 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def settings_from(args: argparse.Namespace, env: dict[str, str]) -> Settings:
-    return Settings.from_env(
+    """The settings of a command: its flags over the environment over the defaults; and the
+    index's own search backend where neither flag nor QA_BACKEND names one."""
+    settings = Settings.from_env(
         env,
         index_dir=args.index,
         model=args.model,
@@ -125,6 +128,11 @@ def settings_from(args: argparse.Namespace, env: dict[str, str]) -> Settings:
         max_file_mb=getattr(args, "max_file_mb", None),
         backend=args.backend,
     )
+    if args.backend is None and "QA_BACKEND" not in env:
+        built = Layout(settings.index_dir).backend()
+        if built is not None and built != settings.backend:
+            settings = settings.with_(backend=built)
+    return settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -258,3 +258,17 @@ def test_an_index_is_searched_by_its_own_backend_and_moved_by_repair(
     assert quoted(answer(qa, DEMO_QUESTION))
     assert main(["ask", DEMO_QUESTION, "--index", str(milvus.index_dir), "--backend", "local"]) == 2
     assert "searched by its milvus backend, not local" in capsys.readouterr().err
+
+
+def test_an_index_is_opened_with_its_own_backend_when_none_is_named(
+    qa: Run, milvus: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --backend or QA_BACKEND, a command follows the index's manifest: asking a
+    Milvus index answers from Milvus, and `qa doctor --repair` repairs it there instead of
+    moving it to the local backend."""
+    assert qa("ingest", str(DEMO_DIR))[0] == 0
+    monkeypatch.delenv("QA_BACKEND")
+    assert quoted(answer(qa, DEMO_QUESTION))
+    assert qa("doctor", "--repair")[0] == 0
+    manifest = json.loads((milvus.index_dir / "manifest.json").read_text())
+    assert manifest["backend"] == "milvus" and manifest["search"] == "milvus"
