@@ -1,5 +1,6 @@
 """The local search backend beside Milvus Lite, in one run: `qa ask` median and p95, the
-backend's fill rate, resident memory and disk, at 10k and 100k chunks.
+backend's fill rate, resident memory and disk, at 10k and 100k chunks; and a bot replica's
+`qa ask`, answering from the same Milvus Lite file with no index folder (index.replica).
 
     python -m benchmarks.backends [--sizes 10000,100000] [--questions 100] [--rounds 2]
 
@@ -9,7 +10,9 @@ real embeddings) and each backend is filled from it as `qa doctor --repair` does
 ingest, the embedding being the same for both). Then a fresh child process per backend and
 round, alternating, opens an Engine as `qa ask` does and asks real XQuAD questions (after as
 many warm-up ones); it reports the median and p95 of `Engine.ask` and the resident memory of
-its whole process tree (Milvus Lite runs the Milvus server as a child process of it).
+its whole process tree (Milvus Lite runs the Milvus server as a child process of it). The
+replica asks the same questions of the Milvus backend's file, reading the chunks' text and
+sentence vectors from Milvus instead of the ledger.
 Milvus Lite is one process on one machine: a cluster adds network round trips to each search
 and spreads the memory over query nodes (docs/deployment.md).
 """
@@ -30,6 +33,7 @@ from index.manifest import Layout
 from index.settings import Settings
 
 BACKENDS = ("local", "milvus")
+MODES = (*BACKENDS, "replica")  # how questions are asked: the replica reads milvus's file
 
 
 def tree_rss_mb(pid: int) -> float:
@@ -52,8 +56,11 @@ def folder_mb(folder: Path) -> float:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6
 
 
-def settings_of(backend: str, folder: Path) -> Settings:
-    return Settings.from_env({"QA_BACKEND": backend}, index_dir=folder)
+def settings_of(mode: str, folder: Path) -> Settings:
+    if mode == "replica":  # Milvus alone: the index folder beside it is not read
+        env = {"QA_BACKEND": "milvus", "QA_MILVUS_URI": str(folder / "milvus.db")}
+        return Settings.from_env(env, index_dir=folder / "no-index-here")
+    return Settings.from_env({"QA_BACKEND": mode}, index_dir=folder)
 
 
 def fill(backend: str, ledger: Path, folder: Path) -> float:
@@ -79,8 +86,11 @@ def fill(backend: str, ledger: Path, folder: Path) -> float:
     )
     started = time.perf_counter()
     with store.transaction():
-        refill(search, store.entries(manifest.dimension))
-        manifest = manifest.with_(generation=search.commit(), search=search.kind)
+        refill(search, store.entries(manifest.dimension, payload=search.holds_payload))
+        generation = search.generation + 1
+        manifest = manifest.with_(generation=generation, search=search.kind, backend=backend)
+        search.describe(manifest.to_dict())
+        search.commit()
         store.set_meta("manifest", manifest.to_dict())
     seconds = time.perf_counter() - started
     search.tidy()
@@ -139,9 +149,11 @@ def main() -> None:
         for b, folder in folders.items():
             rate[b] = fill(b, ledger, folder)
             print(f"  {size} chunks: {b} filled at {rate[b]:.0f} chunks/s", flush=True)
-        runs: dict[str, list[dict]] = {b: [] for b in BACKENDS}
+        folders["replica"] = folders["milvus"]
+        rate["replica"] = rate["milvus"]
+        runs: dict[str, list[dict]] = {b: [] for b in MODES}
         for r in range(args.rounds):
-            order = BACKENDS if r % 2 == 0 else BACKENDS[::-1]
+            order = MODES if r % 2 == 0 else MODES[::-1]
             for b in order:
                 result = run_child(
                     [
@@ -155,7 +167,7 @@ def main() -> None:
                 )
                 runs[b].append(result.data)
                 print(f"  {size} chunks, round {r + 1}: {b} {result.data}", flush=True)
-        for b in BACKENDS:
+        for b in MODES:
             rows.append(
                 [
                     f"{size:,}",
@@ -175,7 +187,8 @@ def main() -> None:
         )
     )
     print("\nRSS: the whole process tree (Milvus Lite's server included); disk: the index")
-    print("folder, ledger included (the same for both), and Milvus Lite's file.")
+    print("folder, ledger included (the same for both), and Milvus Lite's file; the replica")
+    print("reads the milvus row's file alone.")
     footer()
 
 
