@@ -91,7 +91,9 @@ class MilvusBackend:
         self._marker = f"{prefix}_live"
         ensure_marker(self._client, self._marker)
         marker = read_marker(self._client, self._marker)
-        self._collection, self._generation = marker.collection, marker.generation
+        # The live collection and its generation, one tuple so that a question on another
+        # thread never reads one of them old and the other new.
+        self._live: tuple[str | None, int] = (marker.collection, marker.generation)
         self.manifest = marker.manifest  # the index's, as of the live generation
         self._described: dict[str, Any] | None = None  # the manifest the next commit keeps
         self._pending: str | None = None  # the collection writes go to, until commit
@@ -106,7 +108,15 @@ class MilvusBackend:
 
     @property
     def generation(self) -> int:
-        return self._generation
+        return self._live[1]
+
+    @property
+    def _generation(self) -> int:
+        return self._live[1]
+
+    @property
+    def _collection(self) -> str | None:
+        return self._live[0]
 
     @property
     def kind(self) -> str:
@@ -118,9 +128,9 @@ class MilvusBackend:
 
     def refresh(self) -> bool:
         marker = read_marker(self._client, self._marker)
-        if (marker.collection, marker.generation) == (self._collection, self._generation):
+        if (marker.collection, marker.generation) == self._live:
             return False
-        self._collection, self._generation = marker.collection, marker.generation
+        self._live = (marker.collection, marker.generation)
         self.manifest = marker.manifest
         return True
 
@@ -143,9 +153,10 @@ class MilvusBackend:
     def _seen(self) -> tuple[str | None, int]:
         """The collection and generation our searches read: the pending ones while we
         write (a writer sees its own writes, as SQLite's connection does), else the live."""
+        collection, generation = self._live
         if self._writing:
-            return self._pending or self._collection, self._generation + 1
-        return self._collection, self._generation
+            return self._pending or collection, generation + 1
+        return collection, generation
 
     def count(self) -> int:
         collection, generation = self._seen()
@@ -366,7 +377,7 @@ class MilvusBackend:
                 self._client.drop_collection(name)
         # Rows dead before the generation readers may still be on are purged.
         self._client.delete(target, filter=f"died <= {self._generation}")
-        self._collection, self._generation = target, generation
+        self._live = (target, generation)
         self.manifest, self._described = manifest, None
         self._pending, self._writing = None, False
         return generation

@@ -6,7 +6,13 @@ real model and the Bot API double. Skipped without the milvus extra."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +24,7 @@ from index.errors import ConfigError
 from index.settings import Settings
 from qa.cli import main
 from tests.botapi_double import BotAPIDouble, ask, bot, strict
-from tests.conftest import DEMO_ANSWER_START, DEMO_DIR, DEMO_QUESTION
+from tests.conftest import DEMO_ANSWER_START, DEMO_DIR, DEMO_QUESTION, ROOT
 from tests.test_manage import record, write_jsonl
 
 pytest.importorskip("pymilvus", reason='the Milvus extra: pip install -e ".[milvus]"')
@@ -187,3 +193,78 @@ def test_the_bot_answers_from_a_replica(replica_engine: Any, place: Path) -> Non
         [reply] = ask(double, DEMO_QUESTION)
     text = strict(reply)
     assert DEMO_ANSWER_START in text and "NATO asked to strengthen South Korea" in text
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    """Milvus over TCP, as a server is addressed (`http://host:port`): the Milvus Lite
+    engine started as a gRPC server on a free port of 127.0.0.1, its own process, which
+    any number of processes reach at once (a Lite file is one process's)."""
+    with warnings.catch_warnings():  # milvus-lite 2.5 imports pkg_resources
+        warnings.simplefilter("ignore")
+        from milvus_lite.server import Server
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    engine = Server(str(tmp_path / "served.db"), address=f"127.0.0.1:{port}")
+    assert engine.init() and engine.start(), "the Milvus Lite server did not start"
+    uri = f"http://127.0.0.1:{port}"
+    from pymilvus import MilvusClient
+
+    deadline = time.monotonic() + 60
+    while True:  # listening once a client gets an answer
+        try:
+            MilvusClient(uri, timeout=2).close()
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    yield uri
+    engine.stop()
+
+
+def ingest_elsewhere(uri: str, folder: Path, *paths: Path) -> None:
+    """`qa ingest` in another process: the ingest host."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    env |= {
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONPATH": str(ROOT),
+        "QA_BACKEND": "milvus",
+        "QA_MILVUS_URI": uri,
+        "QA_MILVUS_INDEX": "FLAT",  # Lite's engine keeps raw vectors readable under FLAT
+    }
+    command = [sys.executable, "-m", "qa", "ingest", *map(str, paths), "--index", str(folder)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+
+
+def test_replicas_follow_an_ingest_host_in_another_process_over_tcp(
+    server: str, tmp_path: Path, real_embedder: Embedder
+) -> None:
+    """The deployment's shape on one machine: the ingest host writes from its own process,
+    two replicas in this one answer from the same server with no index folder, and both
+    follow the host's next write while they stay open."""
+    from qa.engine import Engine
+
+    host = tmp_path / "host"
+    ingest_elsewhere(server, host, DEMO_DIR)
+    env = {"QA_BACKEND": "milvus", "QA_MILVUS_URI": server}
+    replicas = [
+        Engine(Settings.from_env(env, index_dir=tmp_path / f"replica{n}"), lambda _m: real_embedder)
+        for n in range(2)
+    ]
+    try:
+        for replica in replicas:
+            assert any(DEMO_ANSWER_START in q.text for q in replica.ask(DEMO_QUESTION).quotes)
+        feed = write_jsonl(tmp_path / "feed.jsonl", [record(i) for i in range(4)])
+        ingest_elsewhere(server, host, feed)
+        for replica in replicas:
+            answer = replica.ask("Dispatch 3 river")
+            assert answer.passages[0].article_id == "r3", answer.passages
+            assert replica.stats().articles == 5
+    finally:
+        for replica in replicas:
+            replica.close()
+    assert not any((tmp_path / f"replica{n}").exists() for n in range(2))
