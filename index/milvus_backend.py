@@ -453,6 +453,8 @@ def _row(e: Entry, born: int) -> dict[str, Any]:
     if len(sentvec) > MAX_TEXT:
         sentvec = ""  # an answer embeds such a chunk's sentences when it quotes it
     aliases = [[a.id, a.title, a.url, a.published, a.source] for a in p.aliases] if p else []
+    while len(json.dumps(aliases).encode("utf-8")) > MAX_TEXT:
+        aliases.pop()  # the oldest are cited first; JSON cut short would not read back
     return {
         "key": (e.id << GEN_BITS) | (born % (1 << GEN_BITS)),
         "chunk": e.id,
@@ -471,5 +473,5 @@ def _row(e: Entry, born: int) -> dict[str, Any]:
         "layout": json.dumps(layout),
         "story": p.story if p else -1,
         "sentvec": sentvec,
-        "aliases": clip(json.dumps(aliases, ensure_ascii=False)),
+        "aliases": json.dumps(aliases),
     }

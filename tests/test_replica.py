@@ -268,3 +268,28 @@ def test_replicas_follow_an_ingest_host_in_another_process_over_tcp(
         for replica in replicas:
             replica.close()
     assert not any((tmp_path / f"replica{n}").exists() for n in range(2))
+
+
+def test_a_row_past_milvus_limits_still_reads_back() -> None:
+    """An article read under thousands of ids, a chunk of hundreds of sentences: the row's
+    JSON and base64 fit a VARCHAR and parse; what cannot fit is left out whole."""
+    import numpy as np
+
+    from index import int8
+    from index.backend import Entry, Payload
+    from index.milvus_backend import _row
+    from index.milvus_collections import MAX_TEXT
+    from index.records import StoredAlias
+
+    aliases = tuple(
+        StoredAlias(f"copy-{n}", "A title " * 10, f"https://e.example/{n}", "2023-01-01", "x")
+        for n in range(2000)
+    )
+    many = np.ones((200, 384), dtype=np.float32)  # 200 sentences: ~103 kB as base64
+    payload = Payload("T", "text", 0, 4, ((0, 4),), 7, int8.pack(many), aliases)
+    row = _row(Entry(1, many[0], "T\ntext", "a", payload=payload), 1)
+    kept = json.loads(row["aliases"])
+    assert 0 < len(kept) < 2000 and kept[0][0] == "copy-0"
+    assert len(row["aliases"].encode()) <= MAX_TEXT
+    assert row["sentvec"] == ""  # embedded when quoted instead
+    assert json.loads(row["layout"]) == {"start": 0, "end": 4, "sentences": [[0, 4]]}
