@@ -12,12 +12,15 @@ time is not in it. A single user asking alone is measured first, as the baseline
 Without --index, it ingests the real articles (XQuAD, PersianQA where ../shared/eval has them,
 and the demo) into $BENCH_WORK/bot-index once and reuses it; the questions are XQuAD's.
 `--users 50 --questions 20` is the load of issue 6 (1,000 questions). `--hashing` swaps the
-model for the tests' hashing embedder, leaving what the bot itself costs.
+model for the tests' hashing embedder, leaving what the bot itself costs. The QA_* variables
+choose the backend as they do for `qa bot`: `QA_BACKEND=milvus` with an --index on Milvus,
+and with QA_MILVUS_URI and an --index folder holding no index, a replica.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -119,7 +122,9 @@ def main() -> None:
     else:
         make = load_embedder(Settings.from_env({}))
         folder = args.index or build_index(default_work() / "bot-index", make)
-    engine = Engine(Settings.from_env({}, index_dir=folder), make_embedder=make)
+    # QA_* choose the backend as for `qa bot`: QA_BACKEND=milvus (and QA_MILVUS_URI), and an
+    # --index folder that holds no index for a replica answering from Milvus alone.
+    engine = Engine(Settings.from_env(dict(os.environ), index_dir=folder), make_embedder=make)
     stats = engine.stats()
     warm, alone = 3, min(20, args.questions * 2)
     total = args.users * args.questions
@@ -127,7 +132,10 @@ def main() -> None:
     if len(pool) < warm + alone + total:
         pool = (pool * (warm + alone + total))[: warm + alone + total]  # only the demo's few
     model = "the hashing fake embedder" if args.hashing else stats.model
-    print(f"index: {folder} ({stats.articles} articles, {stats.chunks} chunks, {model})")
+    print(
+        f"index: {stats.where} ({stats.articles} articles, {stats.chunks} chunks, {model}; "
+        f"{stats.search})"
+    )
     print(
         f"questions: {len(set(pool))} distinct; no question is asked in two runs; "
         f"{args.users} users x {args.questions} each\n"
