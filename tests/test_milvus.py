@@ -272,3 +272,27 @@ def test_an_index_is_opened_with_its_own_backend_when_none_is_named(
     assert qa("doctor", "--repair")[0] == 0
     manifest = json.loads((milvus.index_dir / "manifest.json").read_text())
     assert manifest["backend"] == "milvus" and manifest["search"] == "milvus"
+
+
+def test_qa_eval_through_milvus_scores_as_locally(
+    milvus: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`qa eval --backend milvus` (its own index folder, the Milvus Lite file inside): the
+    same figures as the local backend's on a small SQuAD file."""
+    from tests.test_eval import TINY, squad
+
+    monkeypatch.delenv("QA_MILVUS_URI")  # each folder holds its own file
+    path = str(squad(tmp_path, TINY))
+    figures = {}
+    for backend in ("local", "milvus"):
+        capsys.readouterr()
+        folder = str(tmp_path / backend)
+        status = main(["eval", path, "--json", "--backend", backend, "--index", folder])
+        out = capsys.readouterr().out
+        assert status == 0, out
+        figures[backend] = json.loads(out)["metrics"]
+    for name in ("hit@1", "hit@5", "quote@1", "false_abstention"):
+        assert figures["milvus"][name] == figures["local"][name], name
